@@ -1,0 +1,62 @@
+"""jacwrap: exact transition Jacobians and their sparsity for MuJoCo Playground envs.
+
+>>> import jacwrap
+>>> env = jacwrap.make("CartpoleBalance")          # gymnasium.Env, float64 Jacobians
+>>> obs, info = env.reset(seed=0)
+>>> obs, r, term, trunc, info = env.step(env.action_space.sample())
+>>> info["jac_state"].shape, info["sparsity"]["state"]
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from jacwrap.envs import PAPER_ENVS, EnvInfo, available_envs
+from jacwrap.errors import (
+    ActionError,
+    JacwrapError,
+    UnknownEnvError,
+    UnsupportedEnvError,
+)
+from jacwrap.gym_env import JacobianWrapper, make
+from jacwrap.sparsity import GROUND_TRUTH_THRESHOLD, LEARNED_THRESHOLD
+from jacwrap.vector_env import JacobianVecEnv, JacobianVectorEnv, make_sb3, make_vec
+
+
+def _register() -> None:
+    """Register ``jacwrap/<Name>-v0`` Gymnasium ids for the paper's tasks and the others."""
+    import gymnasium as gym
+
+    for name in available_envs():
+        env_id = f"jacwrap/{name}-v0"
+        if env_id in gym.registry:
+            continue
+        gym.register(
+            id=env_id,
+            entry_point="jacwrap.gym_env:make",
+            vector_entry_point="jacwrap.vector_env:make_vec",
+            kwargs={"name": name},
+            disable_env_checker=True,
+            order_enforce=False,
+        )
+
+
+_register()
+
+__all__ = [
+    "ActionError",
+    "EnvInfo",
+    "GROUND_TRUTH_THRESHOLD",
+    "JacobianVecEnv",
+    "JacobianVectorEnv",
+    "JacobianWrapper",
+    "JacwrapError",
+    "LEARNED_THRESHOLD",
+    "PAPER_ENVS",
+    "UnknownEnvError",
+    "UnsupportedEnvError",
+    "available_envs",
+    "make",
+    "make_sb3",
+    "make_vec",
+]

@@ -1,0 +1,3 @@
+from jacwrap.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,253 @@
+"""A batch of environments stepped in one compiled call: the stateful core of every adapter.
+
+:class:`EnvBatch` owns the Playground states of ``num_envs`` environments, steps them with
+one jitted, vmapped function (Jacobians included or not), truncates episodes at the task's
+episode length and auto-resets finished environments in the same step (Gymnasium's
+``SAME_STEP`` mode; the final observation is kept). The single-env, vector-env and SB3
+adapters are thin layers over it, so all three compute exactly the same thing.
+
+Batching: the batch axis is sharded over all local JAX devices when it divides evenly
+(on CPU, start Python with ``XLA_FLAGS=--xla_force_host_platform_device_count=<cores>``
+to get one device per core). Reset states are cast to the exact array types that the
+step returns, so the step compiles once, not again on its own output or at auto-reset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jacwrap.envs import EnvInfo
+from jacwrap.errors import ActionError
+from jacwrap.jacobians import jacobian_step, plain_step, state_vector
+from jacwrap.sparsity import GROUND_TRUTH_THRESHOLD
+
+
+@dataclass
+class BatchStep:
+    """Host (NumPy) results of one batched step; arrays have a leading batch axis B.
+
+    ``state`` is s (before the step) and ``next_state`` s' (after, before any auto-reset).
+    ``obs`` is the observation to act on next: the reset observation where an episode ended
+    (then ``final_obs`` holds the last observation of the finished episode).
+    """
+
+    obs: np.ndarray  # (B, obs_dim) float32
+    reward: np.ndarray  # (B,) float64
+    terminated: np.ndarray  # (B,) bool
+    truncated: np.ndarray  # (B,) bool
+    state: np.ndarray  # (B, n) float64
+    next_state: np.ndarray  # (B, n) float64
+    jac_state: np.ndarray | None  # (B, n, n) float64
+    jac_action: np.ndarray | None  # (B, n, m) float64
+    sparsity: np.ndarray | None  # (B, 3) float64: state, action, combined (NaN if non-finite)
+    finite: np.ndarray  # (B,) bool
+    final_obs: np.ndarray  # (B, obs_dim) float32, meaningful where an episode ended
+    reset_state: np.ndarray  # (B, n): the state after auto-reset (== next_state if none)
+
+
+def _uniform_types(tree: Any, like: Any) -> Any:
+    """Cast every leaf of ``tree`` to the dtype and weak-type of the matching leaf of ``like``."""
+
+    def cast(x, ref):
+        x = jnp.asarray(x)
+        y = jax.lax.convert_element_type(x, ref.dtype)
+        if not getattr(ref, "weak_type", False) and getattr(y, "weak_type", False):
+            y = y + jnp.zeros((), ref.dtype)
+        return y
+
+    return jax.tree.map(cast, tree, like)
+
+
+class EnvBatch:
+    """``num_envs`` copies of a Playground env stepped together (see module docstring)."""
+
+    def __init__(
+        self,
+        env: Any,
+        info: EnvInfo,
+        num_envs: int,
+        *,
+        jacobians: bool = True,
+        threshold: float = GROUND_TRUTH_THRESHOLD,
+        shard: bool = True,
+        autoreset: bool = True,
+    ):
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        if not threshold > 0:
+            raise ValueError(f"threshold must be > 0, got {threshold}")
+        self.env = env
+        self.info = info
+        self.num_envs = num_envs
+        self.jacobians = jacobians
+        self.threshold = float(threshold)
+        self.dtype = np.float64
+        self.autoreset = autoreset
+
+        def one(st, a):
+            if jacobians:
+                return jacobian_step(env, st, a, self.threshold)
+            return plain_step(env, st, a)
+
+        step_out = jax.eval_shape(lambda k: jax.vmap(env.step)(*self._abstract(env, k)), 0)
+        self._step_shapes = step_out
+
+        def reset(keys):
+            st = jax.vmap(env.reset)(keys)
+            st = _uniform_types(st, self._step_shapes)
+            return st, state_vector(st.data)
+
+        def merge(mask, new, old):
+            def pick(n, o):
+                m = mask.reshape(mask.shape + (1,) * (o.ndim - 1))
+                return jnp.where(m, n, o)
+
+            return jax.tree.map(pick, new, old)
+
+        self._reset = jax.jit(reset)
+        self._step = jax.jit(jax.vmap(one))
+        self._merge = jax.jit(merge)
+        self._sharding = None
+        devices = jax.local_devices()
+        if shard and len(devices) > 1 and num_envs % len(devices) == 0:
+            from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+            mesh = Mesh(np.array(devices), ("batch",))
+            self._sharding = NamedSharding(mesh, PartitionSpec("batch"))
+        self._state = None
+        self._s = None  # (B, n) host copy of the current state vector
+        self._obs = None
+        self._steps = np.zeros(num_envs, dtype=np.int64)
+        self.last_episode_length = np.zeros(num_envs, dtype=np.int64)
+        self._rngs: list[np.random.Generator] = [np.random.default_rng() for _ in range(num_envs)]
+
+    @staticmethod
+    def _abstract(env, _):
+        keys = jax.random.split(jax.random.PRNGKey(0), 1)
+        st = jax.vmap(env.reset)(keys)
+        return st, jnp.zeros((1, env.action_size))
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _place(self, tree):
+        return tree if self._sharding is None else jax.device_put(tree, self._sharding)
+
+    def _keys(self, which: np.ndarray) -> jax.Array:
+        seeds = np.zeros(self.num_envs, dtype=np.uint32)
+        for i in np.flatnonzero(which):
+            seeds[i] = self._rngs[i].integers(0, 2**32 - 1, dtype=np.uint32)
+        return jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds))
+
+    # -- API --------------------------------------------------------------------------------
+    @property
+    def state(self) -> np.ndarray:
+        """Current state vectors s, (B, n) float64."""
+        if self._s is None:
+            raise RuntimeError("call reset() before step()")
+        return self._s
+
+    def reset(self, seeds: list[int | None]) -> tuple[np.ndarray, np.ndarray]:
+        """Reset every env; ``seeds[i]`` seeds env i (None draws fresh entropy).
+
+        Returns (observations (B, obs_dim) float32, states (B, n) float64).
+        """
+        if len(seeds) != self.num_envs:
+            raise ValueError(f"expected {self.num_envs} seeds, got {len(seeds)}")
+        first = np.zeros(self.num_envs, dtype=np.uint32)
+        for i, seed in enumerate(seeds):
+            if seed is not None:
+                self._rngs[i] = np.random.default_rng(seed)
+                first[i] = np.uint32(seed % 2**32)
+            else:
+                self._rngs[i] = np.random.default_rng()
+                first[i] = self._rngs[i].integers(0, 2**32 - 1, dtype=np.uint32)
+        keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(first))
+        state, s = self._reset(self._place(keys))
+        self._state = self._place(state)
+        obs, s = jax.device_get((state.obs, s))
+        self._obs = np.asarray(obs, dtype=np.float32)
+        self._s = np.asarray(s)
+        self._steps[:] = 0
+        return self._obs.copy(), self._s.copy()
+
+    def check_actions(self, actions: Any) -> np.ndarray:
+        """Validate a (B, m) batch of actions; returns float64 NumPy (NaN allowed)."""
+        m = self.info.nu
+        arr = np.asarray(actions)
+        if arr.dtype.kind not in "fiu":
+            raise ActionError(
+                f"{self.info.name}: actions must be numeric with shape ({self.num_envs}, {m}); "
+                f"got dtype {arr.dtype}"
+            )
+        if arr.shape != (self.num_envs, m):
+            raise ActionError(
+                f"{self.info.name}: expected actions of shape ({self.num_envs}, {m}), "
+                f"got {arr.shape}"
+            )
+        return arr.astype(np.float64, copy=False)
+
+    def step(self, actions: Any) -> BatchStep:
+        """Step every env with ``actions`` (B, m); auto-resets finished episodes."""
+        if self._state is None:
+            raise RuntimeError("call reset() before step()")
+        act = self.check_actions(actions)
+        prev_s = self._s
+        res = self._step(self._state, self._place(jnp.asarray(act)))
+        host = jax.device_get(
+            (
+                res.state.obs,
+                res.state.reward,
+                res.state.done,
+                res.next_state,
+                res.jac_state,
+                res.jac_action,
+                res.sparsity,
+                res.finite,
+            )
+        )
+        obs, reward, done, s_next, js, ja, sp, finite = host
+        obs = np.asarray(obs, dtype=np.float32)
+        self._steps += 1
+        terminated = np.asarray(done) > 0.5
+        # A blow-up that Playground does not flag (inf) terminates too: nothing left to simulate.
+        terminated |= ~np.isfinite(s_next).all(axis=1)
+        truncated = (self._steps >= self.info.episode_length) & ~terminated
+        ended = terminated | truncated
+        self.last_episode_length[ended] = self._steps[ended]
+        state = res.state
+        final_obs = obs.copy()
+        reset_s = np.array(s_next)
+        if self.autoreset and ended.any():
+            new_state, new_s = self._reset(self._place(self._keys(ended)))
+            mask = self._place(jnp.asarray(ended))
+            state = self._merge(mask, new_state, state)
+            new_obs, new_s = jax.device_get((new_state.obs, new_s))
+            obs[ended] = np.asarray(new_obs, dtype=np.float32)[ended]
+            reset_s[ended] = np.asarray(new_s)[ended]
+            self._steps[ended] = 0
+        self._state = state
+        self._s = reset_s
+        self._obs = obs
+        return BatchStep(
+            obs=obs,
+            reward=np.asarray(reward, dtype=np.float64),
+            terminated=terminated,
+            truncated=truncated,
+            state=prev_s,
+            next_state=np.asarray(s_next),
+            jac_state=np.asarray(js) if self.jacobians else None,
+            jac_action=np.asarray(ja) if self.jacobians else None,
+            sparsity=np.asarray(sp) if self.jacobians else None,
+            finite=np.asarray(finite, dtype=bool),
+            final_obs=final_obs,
+            reset_state=reset_s,
+        )
+
+    @property
+    def episode_steps(self) -> np.ndarray:
+        """Steps taken so far in each env's current episode, (B,)."""
+        return self._steps.copy()

@@ -1,0 +1,1 @@
+"""Sub-commands of the ``jacwrap`` CLI, one module each (see :mod:`jacwrap.cli`)."""

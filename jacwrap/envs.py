@@ -1,0 +1,150 @@
+"""Which Playground environments jacwrap serves, how they are loaded, and their variable labels.
+
+A jacwrap environment is a MuJoCo Playground DM Control Suite task loaded with the JAX
+implementation (``impl="jax"``, the only one with autodiff) whose state is
+s = concat(qpos, qvel) with qpos in a tangent space (no free or ball joint).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import mujoco
+import numpy as np
+
+from jacwrap._jax_setup import configure_jax
+from jacwrap.errors import UnknownEnvError, UnsupportedEnvError
+
+#: The eight tasks of the paper (SPEC.md), in its table order.
+PAPER_ENVS: tuple[str, ...] = (
+    "BallInCup",
+    "CartpoleBalance",
+    "CheetahRun",
+    "ReacherHard",
+    "FingerSpin",
+    "FingerTurnEasy",
+    "WalkerRun",
+    "SwimmerSwimmer6",
+)
+
+# DM Control Suite tasks of Playground whose models have a free or ball joint, or that need
+# vision; they are not (qpos, qvel) state machines in a tangent space.
+_EXCLUDED = {"HumanoidStand", "HumanoidWalk", "HumanoidRun", "FishSwim"}
+
+
+def available_envs() -> list[str]:
+    """Names that :func:`jacwrap.make` accepts: the paper's tasks first, then the others."""
+    from mujoco_playground import dm_control_suite
+
+    others = sorted(
+        n for n in dm_control_suite.ALL_ENVS if n not in PAPER_ENVS and n not in _EXCLUDED
+    )
+    return [*PAPER_ENVS, *others]
+
+
+@dataclass(frozen=True)
+class EnvInfo:
+    """Static description of an environment: dimensions, timing and variable labels.
+
+    ``state_labels`` has n = nq + nv entries (``qpos:<joint>`` then ``qvel:<joint>``), the
+    row and column labels of J_s; ``action_labels`` has nu entries (``act:<actuator>``),
+    the column labels of J_a.
+    """
+
+    name: str
+    nq: int
+    nv: int
+    nu: int
+    ctrl_dt: float
+    sim_dt: float
+    n_substeps: int
+    episode_length: int
+    state_labels: tuple[str, ...]
+    action_labels: tuple[str, ...]
+    ctrl_low: tuple[float, ...]
+    ctrl_high: tuple[float, ...]
+
+    @property
+    def n(self) -> int:
+        return self.nq + self.nv
+
+    @property
+    def m(self) -> int:
+        return self.nu
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "nq": self.nq,
+            "nv": self.nv,
+            "nu": self.nu,
+            "ctrl_dt": self.ctrl_dt,
+            "sim_dt": self.sim_dt,
+            "n_substeps": self.n_substeps,
+            "episode_length": self.episode_length,
+            "state_labels": list(self.state_labels),
+            "action_labels": list(self.action_labels),
+            "ctrl_low": list(self.ctrl_low),
+            "ctrl_high": list(self.ctrl_high),
+        }
+
+
+def _dof_names(model: mujoco.MjModel, kind: str) -> list[str]:
+    names = []
+    for j in range(model.njnt):
+        jname = mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, j) or f"joint{j}"
+        names.append(f"{kind}:{jname}")
+    return names
+
+
+def describe(env: Any, name: str | None = None) -> EnvInfo:
+    """Build the :class:`EnvInfo` of a Playground env object (raises if unsupported)."""
+    model: mujoco.MjModel = env.mj_model
+    bad = [
+        int(t)
+        for t in model.jnt_type
+        if t in (mujoco.mjtJoint.mjJNT_FREE, mujoco.mjtJoint.mjJNT_BALL)
+    ]
+    if bad or model.nq != model.nv:
+        raise UnsupportedEnvError(
+            f"{name or type(env).__name__}: state must be (qpos, qvel) with qpos in a tangent "
+            f"space; this model has nq={model.nq}, nv={model.nv} and free/ball joints"
+        )
+    nu = int(model.nu)
+    act = [
+        f"act:{mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_ACTUATOR, i) or i}" for i in range(nu)
+    ]
+    limited = model.actuator_ctrllimited.astype(bool) if nu else np.zeros(0, bool)
+    rng = np.where(limited[:, None], model.actuator_ctrlrange, [[-np.inf, np.inf]])
+    cfg = getattr(env, "_config", None)
+    episode_length = int(getattr(cfg, "episode_length", 1000)) if cfg is not None else 1000
+    return EnvInfo(
+        name=name or type(env).__name__,
+        nq=int(model.nq),
+        nv=int(model.nv),
+        nu=nu,
+        ctrl_dt=float(env.dt),
+        sim_dt=float(env.sim_dt),
+        n_substeps=int(env.n_substeps),
+        episode_length=episode_length,
+        state_labels=tuple(_dof_names(model, "qpos") + _dof_names(model, "qvel")),
+        action_labels=tuple(act),
+        ctrl_low=tuple(float(x) for x in rng[:, 0]),
+        ctrl_high=tuple(float(x) for x in rng[:, 1]),
+    )
+
+
+def load_playground(name: str, **config_overrides: Any) -> Any:
+    """Load a Playground DM Control task with ``impl="jax"`` (float64 enabled first).
+
+    Raises :class:`UnknownEnvError` listing the valid names for an unknown ``name``.
+    """
+    valid = available_envs()
+    if name not in valid:
+        raise UnknownEnvError(name, valid)
+    configure_jax()
+    from mujoco_playground import registry
+
+    overrides = {**config_overrides, "impl": "jax"}
+    return registry.load(name, config_overrides=overrides)

@@ -1,0 +1,65 @@
+"""The transition function f(s, a) of a Playground env and its exact Jacobians (pure JAX).
+
+f(s, a) is one environment step: ``env.step`` with the simulator data's qpos and qvel
+replaced by s = concat(qpos, qvel), everything else in the data (warm start, time, ...)
+held at its current value. J_s = df/ds (n x n) and J_a = df/da (n x m) are computed by
+forward-mode autodiff (``jax.jacfwd``: n + m tangent propagations, the primal once);
+reverse mode does not go through MJX's constraint solver loop.
+
+Rows of both Jacobians are next-state variables, columns the current state (qpos, qvel)
+or action variables, in that order.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jacwrap.sparsity import GROUND_TRUTH_THRESHOLD, sparsity_triplet
+
+
+class StepResult(NamedTuple):
+    """Everything one (optionally Jacobian) step produces, as a pytree of arrays."""
+
+    state: Any  # the Playground State after the step
+    next_state: jax.Array  # s' = concat(qpos, qvel), (n,)
+    jac_state: jax.Array  # (n, n), or (0, 0) when Jacobians are off
+    jac_action: jax.Array  # (n, m), or (0, 0) when Jacobians are off
+    sparsity: jax.Array  # (3,) state, action, combined; NaN when non-finite or off
+    finite: jax.Array  # () bool, all Jacobian entries finite (True when off)
+
+
+def state_vector(data: Any) -> jax.Array:
+    """s = concat(qpos, qvel) of an MJX data."""
+    return jnp.concatenate([data.qpos, data.qvel])
+
+
+def transition(env: Any, state: Any, s: jax.Array, a: jax.Array) -> tuple[jax.Array, Any]:
+    """f(s, a) from ``state``: returns (s', the full next Playground State)."""
+    nq = state.data.qpos.shape[-1]
+    data = state.data.replace(qpos=s[:nq], qvel=s[nq:])
+    nxt = env.step(state.replace(data=data), a)
+    return state_vector(nxt.data), nxt
+
+
+def jacobian_step(
+    env: Any, state: Any, action: jax.Array, threshold: float = GROUND_TRUTH_THRESHOLD
+) -> StepResult:
+    """One env step with J_s, J_a and their sparsity (unbatched; vmap it for a batch)."""
+    s = state_vector(state.data)
+    (js, ja), nxt = jax.jacfwd(
+        lambda s_, a_: transition(env, state, s_, a_), argnums=(0, 1), has_aux=True
+    )(s, action)
+    sp = sparsity_triplet(js, ja, threshold)
+    finite = jnp.isfinite(js).all() & jnp.isfinite(ja).all()
+    return StepResult(nxt, state_vector(nxt.data), js, ja, sp, finite)
+
+
+def plain_step(env: Any, state: Any, action: jax.Array) -> StepResult:
+    """One env step without Jacobians, in the same result layout."""
+    nxt = env.step(state, action)
+    empty = jnp.zeros((0, 0), dtype=state.data.qpos.dtype)
+    nan3 = jnp.full((3,), jnp.nan, dtype=state.data.qpos.dtype)
+    return StepResult(nxt, state_vector(nxt.data), empty, empty, nan3, jnp.array(True))

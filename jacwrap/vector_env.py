@@ -1,0 +1,224 @@
+"""Batched adapters: a Gymnasium ``VectorEnv`` and a Stable-Baselines3 ``VecEnv``.
+
+Both compute the whole batch in one compiled call (:class:`jacwrap.batch.EnvBatch`) and
+auto-reset finished episodes in the same step, keeping the final observation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+from stable_baselines3.common.vec_env.base_vec_env import VecEnv
+
+from jacwrap.batch import EnvBatch
+from jacwrap.envs import describe, load_playground
+from jacwrap.gym_env import _obs_dim, action_space, observation_space, step_info
+from jacwrap.sparsity import GROUND_TRUTH_THRESHOLD, SPARSITY_KINDS
+
+
+class JacobianVectorEnv(VectorEnv):
+    """``num_envs`` Playground envs as a Gymnasium ``VectorEnv`` (autoreset: ``SAME_STEP``).
+
+    ``step`` returns batched arrays and an ``infos`` dict of arrays, each with a ``_key``
+    boolean mask (all True but for ``final_obs``/``final_info``):
+
+    - ``state``, ``next_state`` (B, n) float64; ``jac_state`` (B, n, n) and ``jac_action``
+      (B, n, m) float64 (rows s', columns s or a); ``sparsity`` a dict of (B,) float64
+      arrays ``state``/``action``/``combined`` (NaN where non-finite); ``jac_finite`` (B,).
+    - Where an episode ended (``terminated | truncated``), the returned observation is the
+      first of the next episode; ``final_obs`` (object array) holds the last observation
+      and ``final_info["episode_steps"]`` its length.
+
+    ``reset(seed=s)`` seeds env i with ``s + i``, as Gymnasium's vector envs do, so env i
+    reproduces a single :class:`jacwrap.JacobianWrapper` reset with seed ``s + i``.
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
+
+    def __init__(
+        self,
+        env: Any,
+        num_envs: int,
+        *,
+        name: str | None = None,
+        jacobians: bool = True,
+        threshold: float = GROUND_TRUTH_THRESHOLD,
+    ):
+        self.env_info = describe(env, name)
+        self.num_envs = num_envs
+        self.jacobians = jacobians
+        self._batch = EnvBatch(
+            env, self.env_info, num_envs, jacobians=jacobians, threshold=threshold
+        )
+        self.single_observation_space = observation_space(_obs_dim(env))
+        self.single_action_space = action_space(self.env_info)
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self.metadata = dict(self.metadata)
+
+    def reset(self, *, seed: int | Sequence[int | None] | None = None, options=None):
+        if seed is None:
+            seeds: list[int | None] = [None] * self.num_envs
+        elif isinstance(seed, int):
+            seeds = [seed + i for i in range(self.num_envs)]
+        else:
+            seeds = list(seed)
+        obs, s = self._batch.reset(seeds)
+        return obs, {"state": s, "_state": np.ones(self.num_envs, bool)}
+
+    def step(self, actions):
+        b = self._batch.step(actions)
+        ones = np.ones(self.num_envs, bool)
+        infos: dict[str, Any] = {
+            "state": b.state,
+            "_state": ones,
+            "next_state": b.next_state,
+            "_next_state": ones,
+            "jac_finite": b.finite,
+            "_jac_finite": ones,
+        }
+        if self.jacobians:
+            infos.update(
+                {
+                    "jac_state": b.jac_state,
+                    "_jac_state": ones,
+                    "jac_action": b.jac_action,
+                    "_jac_action": ones,
+                    "sparsity": {k: b.sparsity[:, j] for j, k in enumerate(SPARSITY_KINDS)}
+                    | {f"_{k}": ones for k in SPARSITY_KINDS},
+                    "_sparsity": ones,
+                }
+            )
+        ended = b.terminated | b.truncated
+        if ended.any():
+            final = np.full(self.num_envs, None, dtype=object)
+            for i in np.flatnonzero(ended):
+                final[i] = b.final_obs[i]
+            infos["final_obs"] = final
+            infos["_final_obs"] = ended
+            infos["final_info"] = {
+                "episode_steps": np.where(ended, self._batch.last_episode_length, 0),
+                "_episode_steps": ended,
+            }
+            infos["_final_info"] = ended
+        return b.obs, b.reward, b.terminated, b.truncated, infos
+
+    def close_extras(self, **kwargs):
+        pass
+
+
+class JacobianVecEnv(VecEnv):
+    """Stable-Baselines3 ``VecEnv`` over :class:`jacwrap.batch.EnvBatch`.
+
+    Drop-in for an SB3 script: ``PPO("MlpPolicy", jacwrap.make_sb3("CheetahRun", 16))``.
+    Each ``infos[i]`` holds the keys of :class:`jacwrap.JacobianWrapper` (views into the
+    batch arrays, no copies), plus ``terminal_observation`` and ``TimeLimit.truncated``
+    where an episode ended, as SB3 expects; observations are auto-reset.
+    """
+
+    def __init__(
+        self,
+        env: Any,
+        num_envs: int,
+        *,
+        name: str | None = None,
+        jacobians: bool = True,
+        threshold: float = GROUND_TRUTH_THRESHOLD,
+    ):
+        self.env_info = describe(env, name)
+        self.jacobians = jacobians
+        self._batch = EnvBatch(
+            env, self.env_info, num_envs, jacobians=jacobians, threshold=threshold
+        )
+        super().__init__(num_envs, observation_space(_obs_dim(env)), action_space(self.env_info))
+        self._actions: np.ndarray | None = None
+        self._seeds: list[int | None] = [None] * num_envs
+        self.render_mode = None
+        self._returns = np.zeros(num_envs)
+
+    def reset(self):
+        obs, _ = self._batch.reset(self._seeds)
+        self._seeds = [None] * self.num_envs
+        self._returns[:] = 0.0
+        self.reset_infos = [{} for _ in range(self.num_envs)]
+        return obs
+
+    def seed(self, seed: int | None = None):
+        self._seeds = [None if seed is None else seed + i for i in range(self.num_envs)]
+        return self._seeds
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = np.asarray(actions)
+
+    def step_wait(self):
+        b = self._batch.step(self._actions.reshape(self.num_envs, -1))
+        dones = b.terminated | b.truncated
+        self._returns += b.reward
+        infos = []
+        for i in range(self.num_envs):
+            info = step_info(b, i, self.jacobians)
+            if dones[i]:
+                info["terminal_observation"] = b.final_obs[i]
+                info["TimeLimit.truncated"] = bool(b.truncated[i])
+                info["episode"] = {
+                    "r": float(self._returns[i]),
+                    "l": int(self._batch.last_episode_length[i]),
+                }
+                self._returns[i] = 0.0
+            infos.append(info)
+        return b.obs, b.reward.astype(np.float32), dones, infos
+
+    def close(self) -> None:
+        pass
+
+    def get_attr(self, attr_name: str, indices=None):
+        return [getattr(self, attr_name) for _ in self._indices(indices)]
+
+    def set_attr(self, attr_name: str, value: Any, indices=None) -> None:
+        setattr(self, attr_name, value)
+
+    def env_method(self, method_name: str, *args, indices=None, **kwargs):
+        return [getattr(self, method_name)(*args, **kwargs) for _ in self._indices(indices)]
+
+    def env_is_wrapped(self, wrapper_class, indices=None):
+        return [False for _ in self._indices(indices)]
+
+    def get_images(self):
+        return [None for _ in range(self.num_envs)]
+
+    def _indices(self, indices):
+        if indices is None:
+            return range(self.num_envs)
+        if isinstance(indices, int):
+            return [indices]
+        return indices
+
+
+def make_vec(
+    name: str,
+    num_envs: int,
+    *,
+    jacobians: bool = True,
+    threshold: float = GROUND_TRUTH_THRESHOLD,
+    **config_overrides: Any,
+):
+    """Gymnasium ``VectorEnv`` of ``num_envs`` copies of a registered task."""
+    env = load_playground(name, **config_overrides)
+    return JacobianVectorEnv(env, num_envs, name=name, jacobians=jacobians, threshold=threshold)
+
+
+def make_sb3(
+    name: str,
+    num_envs: int,
+    *,
+    jacobians: bool = True,
+    threshold: float = GROUND_TRUTH_THRESHOLD,
+    **config_overrides: Any,
+):
+    """Stable-Baselines3 ``VecEnv`` of ``num_envs`` copies of a registered task."""
+    env = load_playground(name, **config_overrides)
+    return JacobianVecEnv(env, num_envs, name=name, jacobians=jacobians, threshold=threshold)

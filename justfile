@@ -1,0 +1,43 @@
+# jacwrap tasks. Every recipe uses the project virtual environment in .venv (made by `setup`).
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+venv := ".venv"
+py := venv + "/bin/python"
+
+# List recipes.
+default:
+    @just --list
+
+# Create .venv and install jacwrap with its dev tools (idempotent, fast when up to date).
+setup:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ ! -x {{py}} ]; then python3 -m venv {{venv}}; fi
+    stamp={{venv}}/.jacwrap-installed
+    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+        {{py}} -m pip install -q --upgrade pip
+        {{py}} -m pip install -q -e '.[dev]'
+        touch "$stamp"
+    fi
+
+# Record a short demo episode with a shipped policy, print its summary, replay it in a terminal.
+demo env="CartpoleBalance": setup
+    {{py}} -m jacwrap demo {{env}}
+
+# Fast test suite (< 15 min on 2 CPU cores with a cold compile cache).
+test *args: setup
+    {{py}} -m pytest -q -m "not slow" {{args}}
+
+# Everything, including the slow checks (all eight tasks, longer training and fits).
+test-all *args: setup
+    {{py}} -m pytest -q {{args}}
+
+# Ruff lint and format check.
+lint: setup
+    {{venv}}/bin/ruff check .
+    {{venv}}/bin/ruff format --check .
+
+# Benchmarks: prints ratios measured side by side in one run (record them in BENCHMARKS.md).
+bench: setup
+    {{py}} -m bench.bench_env
