@@ -1,0 +1,171 @@
+"""PNG figures of the sparsity analyses (matplotlib, Agg canvas, no pyplot state).
+
+Each function draws one figure from arrays it is given (never recomputing a statistic),
+writes it to ``path`` and returns the path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from jacwrap.analysis.accumulators import HIST_EDGES
+
+_DPI = 120
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    path = Path(path)
+    FigureCanvasAgg(fig)
+    fig.savefig(path, dpi=_DPI, bbox_inches="tight")
+    return path
+
+
+def zero_pct_heatmaps(
+    pct_state: np.ndarray,
+    pct_action: np.ndarray,
+    state_labels: Sequence[str],
+    action_labels: Sequence[str],
+    title: str,
+    path: Path,
+) -> Path:
+    """Q2: per-element percentage of samples in which J_s / J_a elements are zero (0-100 %)."""
+    n, m = pct_state.shape[0], pct_action.shape[1]
+    cell = 0.42 if n > 8 else 0.7
+    fig = Figure(figsize=(max(6.0, cell * (n + m) + 3.0), max(3.5, cell * n + 2.0)))
+    gs = fig.add_gridspec(1, 3, width_ratios=[n, max(m, 1), 0.4], wspace=0.08 + 0.02 * (n < 6))
+    annotate = n <= 8
+    im = None
+    for k, (mat, cols, name) in enumerate(
+        ((pct_state, state_labels, "J_s = ds'/ds"), (pct_action, action_labels, "J_a = ds'/da"))
+    ):
+        ax = fig.add_subplot(gs[0, k])
+        im = ax.imshow(mat, vmin=0, vmax=100, cmap="viridis", aspect="equal")
+        ax.set_title(name, fontsize=10)
+        ax.set_xticks(range(mat.shape[1]), list(cols), rotation=90, fontsize=7)
+        if k == 0:
+            ax.set_yticks(range(n), list(state_labels), fontsize=7)
+            ax.set_ylabel("next-state variable")
+        else:
+            ax.set_yticks(range(n), [""] * n)
+        ax.set_xlabel("current state variable" if k == 0 else "action")
+        if annotate:
+            for (i, j), v in np.ndenumerate(mat):
+                if np.isfinite(v):
+                    ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=7,
+                            color="black" if v > 60 else "white")  # fmt: skip
+    cax = fig.add_subplot(gs[0, 2])
+    fig.colorbar(im, cax=cax, label="% of samples zero")
+    fig.suptitle(title, fontsize=11)
+    return _save(fig, path)
+
+
+def sparsity_histograms(
+    density: np.ndarray, means: np.ndarray, title: str, path: Path, labels=("J_s", "J_a")
+) -> Path:
+    """Q2: density histograms (bins of 0.1 on [0, 1]) of per-sample sparsity, means marked.
+
+    ``density`` (K, 10) and ``means`` (K,) for the K kinds named in ``labels``.
+    """
+    fig = Figure(figsize=(4.2 * len(labels), 3.4))
+    axes = fig.subplots(1, len(labels), sharey=True, squeeze=False)[0]
+    centers = 0.5 * (HIST_EDGES[:-1] + HIST_EDGES[1:])
+    width = HIST_EDGES[1] - HIST_EDGES[0]
+    for ax, d, mu, name in zip(axes, density, means, labels, strict=True):
+        ax.bar(centers, d, width=width, color="C0", edgecolor="white", alpha=0.85)
+        if np.isfinite(mu):
+            ax.axvline(mu, color="C3", lw=2, label=f"mean {mu:.3f}")
+            ax.legend(fontsize=8, loc="upper left")
+        ax.set_xlim(0, 1)
+        ax.set_xticks(HIST_EDGES[::2])
+        ax.set_xlabel(f"sparsity of {name} per sample")
+        ax.set_title(name, fontsize=10)
+    axes[0].set_ylabel("density")
+    fig.suptitle(title, fontsize=11)
+    return _save(fig, path)
+
+
+def tsne_scatter(xy: np.ndarray, colour: np.ndarray, title: str, note: str, path: Path) -> Path:
+    """Q2: 2-D t-SNE of (s, a, s') coloured by combined sparsity; ``note`` states the cap."""
+    fig = Figure(figsize=(6.0, 5.2))
+    ax = fig.add_subplot()
+    sc = ax.scatter(xy[:, 0], xy[:, 1], c=colour, s=6, cmap="viridis", vmin=0, vmax=1)
+    fig.colorbar(sc, ax=ax, label="combined sparsity of [J_s | J_a]")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel("t-SNE 1")
+    ax.set_ylabel("t-SNE 2")
+    ax.set_title(title, fontsize=11)
+    fig.text(0.01, -0.02, note, fontsize=8, ha="left", va="top", wrap=True)
+    return _save(fig, path)
+
+
+def rollout_sparsity(t: np.ndarray, sparsity: np.ndarray, title: str, path: Path) -> Path:
+    """Q3: per-step sparsity of J_s and J_a over one rollout (non-finite steps are gaps)."""
+    fig = Figure(figsize=(8.0, 3.4))
+    ax = fig.add_subplot()
+    ax.plot(t, sparsity[:, 0], lw=1.0, label="J_s", color="C0")
+    ax.plot(t, sparsity[:, 1], lw=1.0, label="J_a", color="C1")
+    ax.set_xlabel("step in episode")
+    ax.set_ylabel("sparsity")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=11)
+    return _save(fig, path)
+
+
+def log_bins(max_length: int, count: int = 25) -> np.ndarray:
+    """Integer bin edges, spaced logarithmically, covering run lengths 1..max_length."""
+    edges = np.unique(np.floor(np.logspace(0, np.log10(max_length + 1), count)).astype(int))
+    if edges[-1] <= max_length:
+        edges = np.append(edges, max_length + 1)
+    return edges
+
+
+def binned_density(hist: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Density (per unit length) of run-length counts ``hist[L]`` in integer ``edges`` bins."""
+    padded = np.zeros(edges[-1] + 1, np.int64)
+    padded[: hist.size] = hist[: padded.size]
+    counts = np.add.reduceat(padded[: edges[-1]], edges[:-1])
+    total = counts.sum()
+    return counts / (total * np.diff(edges)) if total else np.zeros(counts.size)
+
+
+def run_length_histograms(
+    panels: Sequence[tuple[str, np.ndarray, np.ndarray, float, float]], title: str, path: Path
+) -> Path:
+    """Q3: log-log histograms of zero / non-zero run lengths, mean durations marked.
+
+    ``panels``: (name, zero_hist, nonzero_hist, mean_zero, mean_nonzero) per matrix, where
+    ``*_hist[L]`` counts runs of length L.
+    """
+    fig = Figure(figsize=(4.6 * len(panels), 3.6))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (name, zh, nzh, mz, mnz) in zip(axes, panels, strict=True):
+        longest = max(zh.size, nzh.size) - 1
+        drawn = False
+        for hist, mean, label, colour in ((zh, mz, "zero", "C0"), (nzh, mnz, "non-zero", "C1")):
+            if hist.sum() == 0:
+                continue
+            edges = log_bins(longest)
+            dens = binned_density(hist, edges)
+            keep = dens > 0
+            centers = np.sqrt(edges[:-1] * edges[1:])
+            ax.plot(centers[keep], dens[keep], "o-", ms=3, color=colour, label=f"{label} runs")
+            ax.axvline(mean, color=colour, ls="--", lw=1.5, label=f"mean {label} {mean:.1f}")
+            drawn = True
+        if drawn:
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.legend(fontsize=7)
+        else:
+            ax.text(0.5, 0.5, "no element switched", ha="center", va="center")
+        ax.set_xlabel("run length (steps)")
+        ax.set_ylabel("density")
+        ax.set_title(name, fontsize=10)
+    fig.suptitle(title, fontsize=11)
+    return _save(fig, path)

@@ -1,0 +1,434 @@
+"""``analyze(files, out_dir)``: every Q1-Q3 table and figure for a set of recordings.
+
+Files are grouped by environment (and by zero threshold, if files of one environment were
+recorded with different thresholds; groups are never mixed). Each file is streamed on its
+own through :class:`~jacwrap.analysis.accumulators.StreamStats` and merged into its group
+only once it has been read to the end, so a file that turns out corrupt half-way is
+skipped whole, with a message naming it, and the other files are still analysed.
+
+Output layout (``DIR`` = ``out_dir``)::
+
+    DIR/index.md                               every figure and table in order, one line each
+    DIR/q1_global_sparsity.{csv,json,md}       Q1 table, one row per env
+    DIR/<env>/summary.json                     every scalar of the env's analyses
+    DIR/<env>/q2_zero_pct.png (+ _state.csv, _action.csv)
+    DIR/<env>/q2_sparsity_hist.png (+ .csv)
+    DIR/<env>/q2_tsne.png (+ .csv)             unless disabled or too few samples
+    DIR/<env>/q3_rollout.png (+ .csv)
+    DIR/<env>/q3_run_lengths.png (+ .csv)
+    DIR/<env>/q3_mean_durations.{csv,md}
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from jacwrap.analysis import figures, tables
+from jacwrap.analysis.accumulators import HIST_EDGES, StreamStats
+from jacwrap.analysis.embedding import MIN_SAMPLES, PAPER_PERPLEXITY, tsne_embed
+from jacwrap.errors import JacwrapError
+from jacwrap.sparsity import SPARSITY_KINDS
+
+DEFAULT_TSNE_CAP = 2000
+DEFAULT_TSNE_EPISODES = 10
+
+
+@dataclass
+class EnvGroup:
+    """The recordings of one environment (at one threshold) and their merged statistics."""
+
+    env_name: str
+    threshold: float
+    n: int
+    m: int
+    state_labels: tuple[str, ...]
+    action_labels: tuple[str, ...]
+    stats: StreamStats
+    files: list[str] = field(default_factory=list)
+    label: str = ""
+
+    def compatible(self, header: Any) -> str | None:
+        """Why a file with this header cannot join the group (None if it can)."""
+        if (header.n, header.m) != (self.n, self.m):
+            return f"state/action dims ({header.n}, {header.m}) differ from ({self.n}, {self.m})"
+        if tuple(header.state_labels) != self.state_labels:
+            return "state variable labels differ from the other files of this env"
+        if tuple(header.action_labels) != self.action_labels:
+            return "action labels differ from the other files of this env"
+        return None
+
+
+@dataclass
+class AnalysisResult:
+    """What :func:`analyze` did: groups analysed, files skipped (with why), files written."""
+
+    out_dir: Path
+    groups: list[EnvGroup]
+    skipped: list[tuple[str, str]]
+    written: list[Path]
+    index: Path | None
+
+    @property
+    def ok(self) -> bool:
+        """True when at least one recording could be analysed."""
+        return bool(self.groups)
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def collect(
+    files: Iterable[str | Path],
+    *,
+    tsne_cap: int = DEFAULT_TSNE_CAP,
+    tsne_episodes: int = DEFAULT_TSNE_EPISODES,
+    seed: int = 0,
+    warn: Callable[[str], None] = _stderr,
+) -> tuple[list[EnvGroup], list[tuple[str, str]]]:
+    """Stream every file into per-env :class:`EnvGroup` statistics.
+
+    Returns (groups, skipped) where skipped holds (file, reason) of files that could not be
+    analysed (unreadable, corrupt, truncated, empty, incompatible); ``warn`` is told each.
+    """
+    from jacwrap.recording import RecordingError, open_recording
+
+    groups: dict[tuple[str, float], EnvGroup] = {}
+    skipped: list[tuple[str, str]] = []
+
+    def skip(path: str, reason: str) -> None:
+        skipped.append((path, reason))
+        warn(f"jacwrap analyze: skipping {path}: {reason}")
+
+    for source, f in enumerate(files):
+        path = str(f)
+        try:
+            with open_recording(path) as rec:
+                h = rec.header
+                if rec.num_steps == 0:
+                    skip(path, "empty recording (0 steps)")
+                    continue
+                key = (h.env_name, float(h.threshold))
+                group = groups.get(key)
+                if group is not None and (why := group.compatible(h)):
+                    skip(path, f"{h.env_name}: {why}")
+                    continue
+                room = tsne_episodes - (len(group.stats.tsne.episodes) if group else 0)
+                st = StreamStats(
+                    h.n,
+                    h.m,
+                    tsne_cap=tsne_cap,
+                    tsne_episodes=room,
+                    seed=seed + source,
+                    source=source,
+                )
+                for chunk in rec.iter_chunks():
+                    st.update(chunk)
+                st.finish()
+                if rec.truncated_tail:
+                    warn(f"jacwrap analyze: {path}: {rec.truncated_tail}")
+        except (RecordingError, JacwrapError, OSError) as exc:
+            skip(path, str(exc) or type(exc).__name__)
+            continue
+        if group is None:
+            group = EnvGroup(
+                env_name=h.env_name,
+                threshold=float(h.threshold),
+                n=h.n,
+                m=h.m,
+                state_labels=tuple(h.state_labels),
+                action_labels=tuple(h.action_labels),
+                stats=StreamStats(h.n, h.m, tsne_cap=tsne_cap, tsne_episodes=tsne_episodes),
+            )
+            groups[key] = group
+        group.stats.merge(st)
+        group.files.append(path)
+    ordered = sorted(groups.values(), key=lambda g: (_env_order(g.env_name), g.threshold))
+    names = [g.env_name for g in ordered]
+    for g in ordered:
+        g.label = (
+            g.env_name if names.count(g.env_name) == 1 else f"{g.env_name}@thr={g.threshold:g}"
+        )
+    return ordered, skipped
+
+
+def _env_order(name: str) -> tuple[int, str]:
+    from jacwrap.envs import PAPER_ENVS
+
+    return (PAPER_ENVS.index(name) if name in PAPER_ENVS else len(PAPER_ENVS), name)
+
+
+def _dirname(label: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.=@-]+", "_", label)
+
+
+@dataclass
+class _Index:
+    """The lines of index.md, and every file written, in order."""
+
+    out_dir: Path
+    lines: list[str] = field(default_factory=list)
+    written: list[Path] = field(default_factory=list)
+
+    def rel(self, p: Path) -> str:
+        return p.relative_to(self.out_dir).as_posix()
+
+    def figure(self, png: Path, line: str, data: Sequence[Path]) -> None:
+        self.written += [png, *data]
+        links = ", ".join(f"[{p.suffix[1:]}]({self.rel(p)})" for p in data)
+        self.lines += [f"![{png.stem}]({self.rel(png)})", "", f"{line} Data: {links}.", ""]
+
+    def table(self, line: str, data: Sequence[Path]) -> None:
+        self.written += list(data)
+        links = ", ".join(f"[{self.rel(p)}]({self.rel(p)})" for p in data)
+        self.lines += [f"{line} Files: {links}.", ""]
+
+
+def analyze(
+    files: Iterable[str | Path],
+    out_dir: str | Path,
+    *,
+    tsne: bool = True,
+    tsne_cap: int = DEFAULT_TSNE_CAP,
+    tsne_episodes: int = DEFAULT_TSNE_EPISODES,
+    perplexity: float = PAPER_PERPLEXITY,
+    seed: int = 0,
+    warn: Callable[[str], None] = _stderr,
+) -> AnalysisResult:
+    """Analyse recordings (Q1-Q3) and write figures, their data and ``index.md`` to ``out_dir``.
+
+    Files that cannot be analysed are reported through ``warn`` and listed in the result
+    and in index.md; nothing is written when no file could be analysed.
+    """
+    files = [str(f) for f in files]
+    groups, skipped = collect(
+        files,
+        tsne_cap=tsne_cap if tsne else 0,
+        tsne_episodes=tsne_episodes if tsne else 0,
+        seed=seed,
+        warn=warn,
+    )
+    out = Path(out_dir)
+    if not groups:
+        return AnalysisResult(out, [], skipped, [], None)
+    out.mkdir(parents=True, exist_ok=True)
+    idx = _Index(out)
+    idx.lines += ["# jacwrap analysis", ""]
+    idx.lines += [f"Recordings analysed: {sum(len(g.files) for g in groups)} of {len(files)}.", ""]
+    for g in groups:
+        idx.lines.append(f"- {g.label}: " + ", ".join(f"`{f}`" for f in g.files))
+    for path, reason in skipped:
+        idx.lines.append(f"- skipped `{path}`: {reason}")
+    idx.lines.append("")
+
+    rows = [tables.q1_row(g.label, g.stats.zeros, g.threshold) for g in groups]
+    q1 = [
+        tables.write_csv(out / "q1_global_sparsity.csv", rows, tables.Q1_COLUMNS),
+        tables.write_json(out / "q1_global_sparsity.json", rows),
+        out / "q1_global_sparsity.md",
+    ]
+    q1[2].write_text(tables.q1_markdown(rows))
+    idx.lines += ["## Q1 global sparsity", "", tables.q1_markdown(rows)]
+    idx.table(
+        "Elements of J_s and J_a zero in every finite sample (an upper bound on the true "
+        "global sparsity), one row per env; non-finite steps are excluded and counted.",
+        q1,
+    )
+    for g in groups:
+        _write_env(g, out / _dirname(g.label), idx, tsne=tsne, perplexity=perplexity, seed=seed)
+    index = out / "index.md"
+    index.write_text("\n".join(idx.lines).rstrip() + "\n")
+    return AnalysisResult(out, groups, skipped, [*idx.written, index], index)
+
+
+def _write_env(
+    g: EnvGroup, d: Path, idx: _Index, *, tsne: bool, perplexity: float, seed: int
+) -> None:
+    d.mkdir(parents=True, exist_ok=True)
+    st, z, runs = g.stats, g.stats.zeros, g.stats.runs
+    sl, al = g.state_labels, g.action_labels
+    head = f"{g.label}: {z.samples} samples"
+    idx.lines += [f"## {g.label}", ""]
+    idx.lines += [
+        f"{st.steps} steps from {len(g.files)} file(s), {z.samples} finite samples, "
+        f"{z.nonfinite} non-finite steps excluded, {runs.state.episodes} episodes, "
+        f"zero threshold {g.threshold:g}.",
+        "",
+    ]
+
+    # Q2 heatmaps
+    cs = tables.write_csv(
+        d / "q2_zero_pct_state.csv", tables.matrix_rows(z.zero_pct_state, sl, sl), ["", *sl]
+    )
+    ca = tables.write_csv(
+        d / "q2_zero_pct_action.csv", tables.matrix_rows(z.zero_pct_action, sl, al), ["", *al]
+    )
+    png = figures.zero_pct_heatmaps(
+        z.zero_pct_state, z.zero_pct_action, sl, al, f"{head}: % of samples zero",
+        d / "q2_zero_pct.png",
+    )  # fmt: skip
+    idx.figure(
+        png,
+        "Q2: per element, the percentage of samples in which it is zero "
+        "(rows: next-state variables; 100 % = globally zero).",
+        [cs, ca],
+    )
+
+    # Q2 histograms
+    dens, means = z.hist_density, z.mean_sparsity
+    hist_rows = []
+    for b in range(dens.shape[1]):
+        row: dict[str, Any] = {"bin_lo": HIST_EDGES[b], "bin_hi": HIST_EDGES[b + 1]}
+        for k, kind in enumerate(SPARSITY_KINDS):
+            row[f"count_{kind}"] = int(z.hist[k, b])
+            row[f"density_{kind}"] = float(dens[k, b])
+        hist_rows.append(row)
+    hcsv = tables.write_csv(d / "q2_sparsity_hist.csv", hist_rows, list(hist_rows[0]))
+    png = figures.sparsity_histograms(
+        dens[:2], means[:2], f"{head}: per-sample sparsity", d / "q2_sparsity_hist.png"
+    )
+    idx.figure(
+        png,
+        f"Q2: density histograms (bins of 0.1) of the per-sample sparsity of J_s and J_a, "
+        f"means marked (J_s {means[0]:.3f}, J_a {means[1]:.3f}).",
+        [hcsv],
+    )
+
+    # Q2 t-SNE
+    tsne_info: dict[str, Any] = {"enabled": tsne}
+    sample = st.tsne
+    if tsne and len(sample) >= MIN_SAMPLES:
+        xy, p = tsne_embed(sample.x, perplexity, seed)
+        note = (
+            f"{len(sample)} of {sample.eligible} finite steps of the first "
+            f"{len(sample.episodes)} episode(s) (cap {sample.cap} samples, "
+            f"{sample.max_episodes} episodes); features z-scored; perplexity {p:g}."
+        )
+        tsne_rows = [
+            {
+                "tsne_1": float(a),
+                "tsne_2": float(b),
+                "combined_sparsity": float(c),
+                "file": g.files[0] if len(g.files) == 1 else int(s),
+                "episode": int(e),
+                "t": int(t),
+            }
+            for a, b, c, s, e, t in zip(
+                xy[:, 0], xy[:, 1], sample.sparsity, sample.src, sample.episode, sample.t,
+                strict=True,
+            )
+        ]  # fmt: skip
+        tcsv = tables.write_csv(d / "q2_tsne.csv", tsne_rows, list(tsne_rows[0]))
+        png = figures.tsne_scatter(
+            xy, sample.sparsity, f"{g.label}: t-SNE of (s, a, s')", note, d / "q2_tsne.png"
+        )
+        idx.figure(png, f"Q2: t-SNE of (s, a, s') coloured by combined sparsity; {note}", [tcsv])
+        tsne_info.update(samples=len(sample), eligible=sample.eligible, cap=sample.cap,
+                         episodes=len(sample.episodes), perplexity=p)  # fmt: skip
+    else:
+        why = "disabled (--no-tsne)" if not tsne else f"only {len(sample)} finite samples"
+        idx.lines += [f"Q2 t-SNE: not drawn, {why}.", ""]
+        tsne_info["skipped"] = why
+
+    # Q3 rollout
+    ro = runs.rollout
+    if ro is not None:
+        sp = np.where(ro.finite[:, None], ro.sparsity, np.nan)
+        ro_rows = [
+            {"t": int(t), **{k: float(v) for k, v in zip(SPARSITY_KINDS, s, strict=True)},
+             "finite": bool(f)}
+            for t, s, f in zip(ro.t, sp, ro.finite, strict=True)
+        ]  # fmt: skip
+        rcsv = tables.write_csv(d / "q3_rollout.csv", ro_rows, ["t", *SPARSITY_KINDS, "finite"])
+        src = g.files[0]
+        png = figures.rollout_sparsity(
+            ro.t, sp, f"{g.label}: sparsity per step, episode {ro.episode} of {Path(src).name}",
+            d / "q3_rollout.png",
+        )  # fmt: skip
+        idx.figure(
+            png,
+            f"Q3: per-step sparsity of J_s and J_a over one rollout (episode {ro.episode} of "
+            f"`{src}`, {ro.t.size} steps).",
+            [rcsv],
+        )
+
+    # Q3 run lengths
+    longest = max(runs.state.zero_hist.size, runs.state.nonzero_hist.size,
+                  runs.action.zero_hist.size, runs.action.nonzero_hist.size)  # fmt: skip
+    hists = {
+        "zero_J_s": runs.state.zero_hist,
+        "nonzero_J_s": runs.state.nonzero_hist,
+        "zero_J_a": runs.action.zero_hist,
+        "nonzero_J_a": runs.action.nonzero_hist,
+    }
+    padded = {k: np.pad(v, (0, longest - v.size)) for k, v in hists.items()}
+    total = sum(padded.values())
+    run_rows = [
+        {"length": L, **{k: int(v[L]) for k, v in padded.items()}}
+        for L in np.flatnonzero(total).tolist()
+    ]
+    lcsv = tables.write_csv(d / "q3_run_lengths.csv", run_rows, ["length", *hists])
+    png = figures.run_length_histograms(
+        [
+            ("J_s", runs.state.zero_hist, runs.state.nonzero_hist,
+             runs.state.mean_zero, runs.state.mean_nonzero),
+            ("J_a", runs.action.zero_hist, runs.action.nonzero_hist,
+             runs.action.mean_zero, runs.action.mean_nonzero),
+        ],
+        f"{g.label}: run lengths over {runs.state.episodes} episodes",
+        d / "q3_run_lengths.png",
+    )  # fmt: skip
+    idx.figure(
+        png,
+        "Q3: log-log histograms of the lengths of zero and non-zero runs of every element "
+        "(runs lasting a whole episode excluded); mean zero / non-zero durations "
+        f"J_s {runs.state.mean_zero:.2f} / {runs.state.mean_nonzero:.2f}, "
+        f"J_a {runs.action.mean_zero:.2f} / {runs.action.mean_nonzero:.2f} steps.",
+        [lcsv],
+    )
+
+    # Q3 per-element durations
+    erows = tables.element_rows(z, runs, sl, al)
+    ecsv = tables.write_csv(d / "q3_mean_durations.csv", erows, tables.ELEMENT_COLUMNS)
+    emd = d / "q3_mean_durations.md"
+    emd.write_text(
+        f"# {g.label}: mean run durations per element\n\n" + tables.durations_markdown(erows)
+    )
+    idx.table(
+        "Q3: per element, mean zero and non-zero run durations (steps), run counts, switches "
+        "and zero %.",
+        [ecsv, emd],
+    )
+
+    summary = {
+        "env": g.env_name,
+        "label": g.label,
+        "files": g.files,
+        "threshold": g.threshold,
+        "state_labels": list(sl),
+        "action_labels": list(al),
+        "steps": st.steps,
+        "q1": tables.q1_row(g.label, z, g.threshold),
+        "global_zero_state": [f"{sl[i]} <- {sl[j]}" for i, j in zip(*np.nonzero(z.global_zero_state), strict=True)],
+        "global_zero_action": [f"{sl[i]} <- {al[j]}" for i, j in zip(*np.nonzero(z.global_zero_action), strict=True)],
+        "mean_sparsity": dict(zip(SPARSITY_KINDS, means.tolist(), strict=True)),
+        "hist_edges": HIST_EDGES,
+        "hist_density": {k: dens[i] for i, k in enumerate(SPARSITY_KINDS)},
+        "episodes": runs.state.episodes,
+        "mean_run": {
+            "zero_J_s": runs.state.mean_zero,
+            "nonzero_J_s": runs.state.mean_nonzero,
+            "zero_J_a": runs.action.mean_zero,
+            "nonzero_J_a": runs.action.mean_nonzero,
+        },
+        "tsne": tsne_info,
+    }  # fmt: skip
+    sj = tables.write_json(d / "summary.json", summary)
+    idx.table("Every number above for this env (JSON).", [sj])

@@ -1,0 +1,181 @@
+"""Tables of the sparsity analyses (Q1 global sparsity, Q3 per-element durations).
+
+Pure functions from accumulated statistics to rows (lists of dicts), and writers of rows
+as CSV, JSON and Markdown. Nothing is computed here that the accumulators do not hold.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from jacwrap.analysis.accumulators import EpisodeRuns, ZeroStats
+
+#: Columns of the Q1 table (the paper's Table 1, plus the sample counts it rests on).
+Q1_COLUMNS = (
+    "env",
+    "state_dim",
+    "action_dim",
+    "state_zeros",
+    "state_zeros_pct",
+    "action_zeros",
+    "action_zeros_pct",
+    "samples",
+    "nonfinite_excluded",
+    "threshold",
+)
+
+#: Columns of the per-element table (Q2 zero percentage and Q3 mean run durations).
+ELEMENT_COLUMNS = (
+    "matrix",
+    "row",
+    "col",
+    "row_label",
+    "col_label",
+    "zero_pct",
+    "global_zero",
+    "mean_zero_run",
+    "mean_nonzero_run",
+    "zero_runs",
+    "nonzero_runs",
+    "switches",
+)
+
+
+def q1_row(env: str, zeros: ZeroStats, threshold: float) -> dict[str, Any]:
+    """One row of the Q1 table: elements zero in every finite sample, for J_s and J_a."""
+    ns, na = zeros.n * zeros.n, zeros.n * zeros.m
+    gs, ga = int(zeros.global_zero_state.sum()), int(zeros.global_zero_action.sum())
+    return {
+        "env": env,
+        "state_dim": zeros.n,
+        "action_dim": zeros.m,
+        "state_zeros": gs,
+        "state_zeros_pct": 100.0 * gs / ns if ns else math.nan,
+        "action_zeros": ga,
+        "action_zeros_pct": 100.0 * ga / na if na else math.nan,
+        "samples": zeros.samples,
+        "nonfinite_excluded": zeros.nonfinite,
+        "threshold": threshold,
+    }
+
+
+def q1_markdown(rows: Sequence[dict[str, Any]]) -> str:
+    """The Q1 table in the paper's layout: zeros as "count (pct)"."""
+    head = (
+        "| env | state dim | action dim | J_s zeros | J_a zeros | samples | non-finite excluded |"
+    )
+    lines = [head, "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(
+            f"| {r['env']} | {r['state_dim']} | {r['action_dim']} "
+            f"| {r['state_zeros']} ({r['state_zeros_pct']:.1f}%) "
+            f"| {r['action_zeros']} ({r['action_zeros_pct']:.1f}%) "
+            f"| {r['samples']} | {r['nonfinite_excluded']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def element_rows(
+    zeros: ZeroStats,
+    runs: EpisodeRuns,
+    state_labels: Sequence[str],
+    action_labels: Sequence[str],
+) -> list[dict[str, Any]]:
+    """One row per Jacobian element (J_s first, row-major): zero % and mean run durations."""
+    rows: list[dict[str, Any]] = []
+    for matrix, pct, glob, rl, cols in (
+        ("J_s", zeros.zero_pct_state, zeros.global_zero_state, runs.state, state_labels),
+        ("J_a", zeros.zero_pct_action, zeros.global_zero_action, runs.action, action_labels),
+    ):
+        mz, mnz = rl.mean_zero_per_element, rl.mean_nonzero_per_element
+        for i, j in np.ndindex(pct.shape):
+            rows.append(
+                {
+                    "matrix": matrix,
+                    "row": i,
+                    "col": j,
+                    "row_label": state_labels[i],
+                    "col_label": cols[j],
+                    "zero_pct": float(pct[i, j]),
+                    "global_zero": bool(glob[i, j]),
+                    "mean_zero_run": float(mz[i, j]),
+                    "mean_nonzero_run": float(mnz[i, j]),
+                    "zero_runs": int(rl.zero_runs[i, j]),
+                    "nonzero_runs": int(rl.nonzero_runs[i, j]),
+                    "switches": int(rl.switches[i, j]),
+                }
+            )
+    return rows
+
+
+def durations_markdown(rows: Sequence[dict[str, Any]]) -> str:
+    """Markdown table of the mean run durations of the elements that ever switch."""
+    lines = [
+        "| matrix | next-state variable | input variable | zero % | mean zero run "
+        "| mean non-zero run | zero runs | non-zero runs |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    shown = [r for r in rows if r["switches"] > 0]
+    for r in shown:
+        lines.append(
+            f"| {r['matrix']} | {r['row_label']} | {r['col_label']} | {r['zero_pct']:.1f} "
+            f"| {_fmt(r['mean_zero_run'])} | {_fmt(r['mean_nonzero_run'])} "
+            f"| {r['zero_runs']} | {r['nonzero_runs']} |"
+        )
+    if not shown:
+        lines.append("| (no element switches between zero and non-zero) | | | | | | | |")
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(x: float) -> str:
+    return "-" if math.isnan(x) else f"{x:.2f}"
+
+
+def matrix_rows(
+    matrix: np.ndarray, row_labels: Sequence[str], col_labels: Sequence[str]
+) -> list[dict[str, Any]]:
+    """A labelled matrix as rows: ``{"": row_label, col_label: value, ...}``."""
+    return [
+        {"": row_labels[i], **{c: float(matrix[i, j]) for j, c in enumerate(col_labels)}}
+        for i in range(matrix.shape[0])
+    ]
+
+
+def write_csv(path: Path, rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> Path:
+    """Write rows (dicts) as CSV with the given column order."""
+    path = Path(path)
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(columns), extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+def write_json(path: Path, obj: Any) -> Path:
+    """Write JSON (NaN becomes null, numpy scalars/arrays become numbers/lists)."""
+    path = Path(path)
+    path.write_text(json.dumps(_jsonable(obj), indent=2) + "\n")
+    return path
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, float | np.floating):
+        return None if math.isnan(obj) else float(obj)
+    return obj
