@@ -1,0 +1,58 @@
+"""Recordings: a compact, crash-safe, random-access file format for Jacobian rollouts.
+
+>>> from jacwrap.recording import open_recording
+>>> with open_recording("recordings/CheetahRun.jwr") as rec:
+...     steps = rec.episode(0)          # Steps: numpy arrays with a leading step axis
+...     steps.jac_state.shape, steps.sparsity[:, 0].mean()
+
+The file format is specified in docs/FORMAT.md.
+"""
+
+from __future__ import annotations
+
+from jacwrap.recording.errors import (
+    ChecksumError,
+    NotARecordingError,
+    RecordingError,
+    RecordingExistsError,
+    TruncatedError,
+    UnsupportedVersionError,
+)
+from jacwrap.recording.header import FORMAT_VERSION, RecordingHeader
+from jacwrap.recording.reader import Recording, open_recording
+from jacwrap.recording.steps import EpisodeInfo, Steps
+from jacwrap.recording.writer import RecordingWriter
+
+
+def __getattr__(name: str):
+    # The recorders and rollouts import the env stack (JAX); load them only when asked.
+    if name == "record_rollouts":
+        from jacwrap.recording.rollout import record_rollouts
+
+        return record_rollouts
+    if name in ("RecorderWrapper", "VectorRecorder", "SB3Recorder"):
+        from jacwrap.recording import recorder
+
+        return getattr(recorder, name)
+    raise AttributeError(f"module 'jacwrap.recording' has no attribute {name!r}")
+
+
+__all__ = [
+    "FORMAT_VERSION",
+    "ChecksumError",
+    "EpisodeInfo",
+    "NotARecordingError",
+    "Recording",
+    "RecordingError",
+    "RecordingExistsError",
+    "RecordingHeader",
+    "RecordingWriter",
+    "RecorderWrapper",
+    "SB3Recorder",
+    "Steps",
+    "TruncatedError",
+    "UnsupportedVersionError",
+    "VectorRecorder",
+    "open_recording",
+    "record_rollouts",
+]

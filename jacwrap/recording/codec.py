@@ -1,0 +1,182 @@
+"""Chunk payload codec: per-column transforms (XOR-delta, byte shuffle, bit packing) + zstd.
+
+A chunk of k steps is stored as one zstd frame of column blocks in a fixed order (see
+:data:`COLUMNS` and docs/FORMAT.md). Every block's size follows from k and the header
+dimensions, so the payload carries no per-column lengths. The transforms are lossless:
+
+- *byte shuffle*: the i-th bytes of all values of a column are stored together (floats of
+  similar magnitude share sign/exponent bytes, which then compress).
+- *XOR-delta*: each step's value bits XOR the previous step's (first step kept); slowly
+  changing values leave leading zero bits, and unchanged ones (structural zeros) all-zero.
+- ``state`` is XOR-ed with the previous step's ``next_state`` (equal within an episode).
+- ``terminated``, ``truncated`` and ``finite`` are bits 0, 1, 2 of one flag byte per step.
+- float32 recordings add the float64 zero masks of [J_s | J_a] as packed bits (XOR-delta).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import zstandard
+
+CODEC_NAME = "jwr-columns-1"
+DEFAULT_LEVEL = 3
+
+#: (name, transform) in payload order; the ``zero_masks`` column exists only for float32.
+COLUMNS = (
+    ("obs", "shuffle"),
+    ("action", "shuffle"),
+    ("reward", "shuffle"),
+    ("flags", "raw"),
+    ("state", "xor-next_state+shuffle"),
+    ("next_state", "xor-delta+shuffle"),
+    ("jac_state", "xor-delta+shuffle"),
+    ("jac_action", "xor-delta+shuffle"),
+    ("sparsity", "shuffle"),
+    ("zero_masks", "packbits+xor-delta"),
+)
+
+
+def codec_description(jac_dtype: str, level: int) -> dict[str, Any]:
+    """The header's ``codec`` object."""
+    cols = [
+        {"name": n, "transform": t}
+        for n, t in COLUMNS
+        if n != "zero_masks" or jac_dtype == "float32"
+    ]
+    return {"name": CODEC_NAME, "compression": "zstd", "level": level, "columns": cols}
+
+
+def column_specs(n: int, m: int, obs_dim: int, jac_dtype: str) -> list[tuple[str, tuple, str]]:
+    """(name, per-step shape, dtype) of every stored column, in payload order."""
+    specs = [
+        ("obs", (obs_dim,), "<f4"),
+        ("action", (m,), "<f8"),
+        ("reward", (), "<f8"),
+        ("flags", (), "u1"),
+        ("state", (n,), "<f8"),
+        ("next_state", (n,), "<f8"),
+        ("jac_state", (n, n), "<f8" if jac_dtype == "float64" else "<f4"),
+        ("jac_action", (n, m), "<f8" if jac_dtype == "float64" else "<f4"),
+        ("sparsity", (3,), "<f8"),
+    ]
+    if jac_dtype == "float32":
+        specs.append(("zero_masks", ((n * (n + m) + 7) // 8,), "u1"))
+    return specs
+
+
+def raw_size(k: int, specs: list[tuple[str, tuple, str]]) -> int:
+    return sum(
+        k * int(np.prod(shape, dtype=np.int64)) * np.dtype(dt).itemsize for _, shape, dt in specs
+    )
+
+
+# -- transforms (pure, lossless) -------------------------------------------------------------
+def _uint_view(a: np.ndarray) -> np.ndarray:
+    return a.view(np.dtype(f"<u{a.dtype.itemsize}"))
+
+
+def xor_delta(a: np.ndarray) -> np.ndarray:
+    """Bits of each row XOR the previous row's (row 0 kept), as unsigned integers."""
+    u = _uint_view(np.ascontiguousarray(a))
+    d = u.copy()
+    d[1:] ^= u[:-1]
+    return d
+
+
+def xor_undelta(d: np.ndarray) -> np.ndarray:
+    return np.bitwise_xor.accumulate(d, axis=0)
+
+
+def shuffle(a: np.ndarray) -> bytes:
+    """Byte planes of a fixed-width array: byte i of every value, then byte i + 1, ..."""
+    a = np.ascontiguousarray(a)
+    return a.view(np.uint8).reshape(-1, a.dtype.itemsize).T.tobytes()
+
+
+def unshuffle(buf: bytes | memoryview, dtype: np.dtype, shape: tuple) -> np.ndarray:
+    itemsize = np.dtype(dtype).itemsize
+    planes = np.frombuffer(buf, np.uint8).reshape(itemsize, -1)
+    return np.ascontiguousarray(planes.T).view(dtype).reshape(shape)
+
+
+def pack_flags(terminated, truncated, finite) -> np.ndarray:
+    return (
+        np.asarray(terminated, bool).astype(np.uint8)
+        | (np.asarray(truncated, bool).astype(np.uint8) << 1)
+        | (np.asarray(finite, bool).astype(np.uint8) << 2)
+    )
+
+
+# -- chunk payload ------------------------------------------------------------------------------
+def encode_columns(cols: dict[str, np.ndarray], jac_dtype: str) -> bytes:
+    """Raw (uncompressed) payload of k steps. ``cols`` holds the stored dtypes already:
+    obs, action, reward, terminated, truncated, finite, state, next_state, jac_state,
+    jac_action, sparsity, and for float32 ``zero_state``/``zero_action`` (bool)."""
+    k = cols["reward"].shape[0]
+    parts = [
+        shuffle(cols["obs"]),
+        shuffle(cols["action"]),
+        shuffle(cols["reward"]),
+        pack_flags(cols["terminated"], cols["truncated"], cols["finite"]).tobytes(),
+    ]
+    state = _uint_view(np.ascontiguousarray(cols["state"])).copy()
+    nxt = _uint_view(np.ascontiguousarray(cols["next_state"]))
+    state[1:] ^= nxt[:-1]
+    parts += [
+        shuffle(state),
+        shuffle(xor_delta(cols["next_state"])),
+        shuffle(xor_delta(cols["jac_state"])),
+        shuffle(xor_delta(cols["jac_action"])),
+        shuffle(cols["sparsity"]),
+    ]
+    if jac_dtype == "float32":
+        masks = np.concatenate(
+            [cols["zero_state"].reshape(k, -1), cols["zero_action"].reshape(k, -1)], axis=1
+        )
+        parts.append(xor_delta(np.packbits(masks, axis=1)).tobytes())
+    return b"".join(parts)
+
+
+def decode_columns(
+    raw: bytes, k: int, n: int, m: int, obs_dim: int, jac_dtype: str
+) -> dict[str, np.ndarray]:
+    """Inverse of :func:`encode_columns` (``raw`` must have the size the specs imply)."""
+    out: dict[str, np.ndarray] = {}
+    pos = 0
+    view = memoryview(raw)
+    for name, shape, dt in column_specs(n, m, obs_dim, jac_dtype):
+        full = (k, *shape)
+        size = k * int(np.prod(shape, dtype=np.int64)) * np.dtype(dt).itemsize
+        block = view[pos : pos + size]
+        pos += size
+        if name == "flags":
+            flags = np.frombuffer(block, np.uint8)
+            out["terminated"] = (flags & 1).astype(bool)
+            out["truncated"] = (flags & 2).astype(bool)
+            out["finite"] = (flags & 4).astype(bool)
+        elif name == "zero_masks":
+            packed = xor_undelta(np.frombuffer(block, np.uint8).reshape(full))
+            bits = np.unpackbits(packed, axis=1, count=n * (n + m)).astype(bool)
+            out["zero_state"] = bits[:, : n * n].reshape(k, n, n)
+            out["zero_action"] = bits[:, n * n :].reshape(k, n, m)
+        elif name in ("next_state", "jac_state", "jac_action"):
+            u = unshuffle(block, np.dtype(dt.replace("f", "u")), full)
+            out[name] = xor_undelta(u).view(dt)
+        else:
+            out[name] = unshuffle(block, np.dtype(dt), full)
+    st = _uint_view(out["state"]).copy()
+    nxt = _uint_view(out["next_state"])
+    st[1:] ^= nxt[:-1]
+    out["state"] = st.view("<f8")
+    return out
+
+
+def compressor(level: int) -> zstandard.ZstdCompressor:
+    return zstandard.ZstdCompressor(level=level, write_content_size=True)
+
+
+def decompress(payload: bytes, expected: int) -> bytes:
+    """Decompress a payload of known raw size (raises ``zstandard.ZstdError`` if corrupt)."""
+    return zstandard.ZstdDecompressor().decompress(payload, max_output_size=expected)

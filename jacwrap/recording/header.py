@@ -1,0 +1,186 @@
+"""The recording header: everything needed to interpret the data without the writing code.
+
+Stored as UTF-8 JSON (see docs/FORMAT.md). :class:`RecordingHeader` is its typed view; the
+JSON also holds a ``codec`` object describing the chunk layout, which the reader checks.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from jacwrap.recording.errors import NotARecordingError
+
+FORMAT_VERSION = 1
+JAC_DTYPES = ("float64", "float32")
+
+
+@dataclass(frozen=True)
+class RecordingHeader:
+    """What a recording holds: env, dimensions, labels, threshold, dtypes and provenance.
+
+    ``n = nq + nv`` (state), ``m = nu`` (action). ``state_labels`` (n) label the rows and
+    columns of J_s; ``action_labels`` (m) the columns of J_a. ``threshold`` is the zero
+    threshold of the stored zero masks and sparsity values. ``jac_dtype`` is the stored
+    Jacobian dtype (``float64`` lossless; ``float32`` keeps masks computed in float64).
+    """
+
+    env_name: str
+    nq: int
+    nv: int
+    nu: int
+    obs_dim: int
+    state_labels: tuple[str, ...]
+    action_labels: tuple[str, ...]
+    threshold: float
+    jac_dtype: str = "float64"
+    ctrl_dt: float = 0.0
+    policy: str = ""
+    seed: int | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+    created: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def n(self) -> int:
+        return self.nq + self.nv
+
+    @property
+    def m(self) -> int:
+        return self.nu
+
+    def __post_init__(self) -> None:
+        if self.jac_dtype not in JAC_DTYPES:
+            raise ValueError(f"jac_dtype must be one of {JAC_DTYPES}, got {self.jac_dtype!r}")
+        if len(self.state_labels) != self.n:
+            raise ValueError(f"{len(self.state_labels)} state labels for n = {self.n}")
+        if len(self.action_labels) != self.m:
+            raise ValueError(f"{len(self.action_labels)} action labels for m = {self.m}")
+        if min(self.nq, self.nv, self.nu, self.obs_dim) < 0:
+            raise ValueError("dimensions must be >= 0")
+        if not self.threshold > 0:
+            raise ValueError(f"threshold must be > 0, got {self.threshold}")
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The header's JSON object (``n`` and ``m`` included for readers without the code)."""
+        d = asdict(self)
+        d["state_labels"] = list(self.state_labels)
+        d["action_labels"] = list(self.action_labels)
+        d["n"] = self.n
+        d["m"] = self.m
+        return d
+
+    @classmethod
+    def from_env_info(
+        cls,
+        info: Any,
+        obs_dim: int,
+        *,
+        threshold: float,
+        jac_dtype: str = "float64",
+        policy: str = "",
+        seed: int | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> RecordingHeader:
+        """Header for a :class:`jacwrap.envs.EnvInfo`, stamped with versions and time."""
+        return cls(
+            env_name=info.name,
+            nq=info.nq,
+            nv=info.nv,
+            nu=info.nu,
+            obs_dim=int(obs_dim),
+            state_labels=tuple(info.state_labels),
+            action_labels=tuple(info.action_labels),
+            threshold=float(threshold),
+            jac_dtype=jac_dtype,
+            ctrl_dt=float(info.ctrl_dt),
+            policy=policy,
+            seed=seed,
+            versions=software_versions(),
+            created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            extra={"env_info": info.to_dict(), **(extra or {})},
+        )
+
+
+def software_versions() -> dict[str, str]:
+    """Versions of jacwrap, jax, mujoco, mujoco-mjx, playground, numpy and zstandard."""
+    from importlib import metadata
+
+    out = {}
+    for dist in ("jacwrap", "jax", "mujoco", "mujoco-mjx", "playground", "numpy", "zstandard"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "unknown"
+    return out
+
+
+_INT_FIELDS = ("nq", "nv", "nu", "obs_dim", "format_version")
+
+
+def encode_header(header: RecordingHeader, codec: dict[str, Any]) -> bytes:
+    """UTF-8 JSON bytes of the header with the chunk ``codec`` description."""
+    d = header.to_json_dict()
+    d["codec"] = codec
+    return json.dumps(d, sort_keys=True, allow_nan=False).encode("utf-8")
+
+
+def decode_header(raw: bytes, path: str) -> tuple[RecordingHeader, dict[str, Any]]:
+    """Parse header JSON; raises :class:`NotARecordingError` naming the bad field."""
+    try:
+        d = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise NotARecordingError(f"{path}: header is not valid JSON ({exc})") from None
+    if not isinstance(d, dict):
+        raise NotARecordingError(f"{path}: header is not a JSON object")
+
+    def need(key: str, kind: type | tuple[type, ...]) -> Any:
+        if key not in d:
+            raise NotARecordingError(f"{path}: header lacks the field {key!r}")
+        value = d[key]
+        bad_bool = isinstance(value, bool) and kind in (int, float, (int, float))
+        if not isinstance(value, kind) or bad_bool:
+            raise NotARecordingError(f"{path}: header field {key!r} has the wrong type")
+        return value
+
+    try:
+        for key in _INT_FIELDS:
+            if need(key, int) < 0:
+                raise NotARecordingError(f"{path}: header field {key!r} is negative")
+        labels_s = need("state_labels", list)
+        labels_a = need("action_labels", list)
+        if not all(isinstance(x, str) for x in labels_s + labels_a):
+            raise NotARecordingError(f"{path}: header labels must be strings")
+        seed = d.get("seed")
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+            raise NotARecordingError(f"{path}: header field 'seed' has the wrong type")
+        versions = need("versions", dict)
+        codec = need("codec", dict)
+        header = RecordingHeader(
+            env_name=need("env_name", str),
+            nq=d["nq"],
+            nv=d["nv"],
+            nu=d["nu"],
+            obs_dim=d["obs_dim"],
+            state_labels=tuple(labels_s),
+            action_labels=tuple(labels_a),
+            threshold=float(need("threshold", (int, float))),
+            jac_dtype=need("jac_dtype", str),
+            ctrl_dt=float(need("ctrl_dt", (int, float))),
+            policy=need("policy", str),
+            seed=seed,
+            versions={str(k): str(v) for k, v in versions.items()},
+            created=need("created", str),
+            extra=need("extra", dict),
+            format_version=d["format_version"],
+        )
+    except ValueError as exc:
+        if isinstance(exc, NotARecordingError):
+            raise
+        raise NotARecordingError(f"{path}: inconsistent header: {exc}") from None
+    if d.get("n") != header.n or d.get("m") != header.m:
+        raise NotARecordingError(f"{path}: header n/m do not match nq+nv/nu")
+    return header, codec

@@ -1,0 +1,354 @@
+"""Streaming writer of ``.jwr`` recordings (append-only; crash-safe up to the last chunk).
+
+Steps arrive per env (``add``) or per batch (``add_batch``). Episodes must be contiguous
+global step ranges, so one env at a time *streams*: its steps go straight into the chunk
+stream, while the other envs' steps wait in per-env buffers; when the streaming episode
+ends, the episodes that completed meanwhile are written, then the env with the longest
+buffered episode streams next. With one env, everything streams. Chunks are written (one
+``write`` each, unbuffered) as soon as they fill, so a killed process leaves every written
+chunk readable. Memory is bounded by the envs' in-progress episodes plus one chunk.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from jacwrap.recording import codec, format
+from jacwrap.recording.errors import RecordingError, RecordingExistsError
+from jacwrap.recording.header import FORMAT_VERSION, RecordingHeader, encode_header
+from jacwrap.sparsity import jacobians_finite, sparsity_triplet
+
+DEFAULT_CHUNK_BYTES = 1 << 20
+DEFAULT_MAX_CHUNK_STEPS = 1024
+
+_ROW_FIELDS = (
+    "obs",
+    "action",
+    "reward",
+    "terminated",
+    "truncated",
+    "state",
+    "next_state",
+    "jac_state",
+    "jac_action",
+    "sparsity",
+    "finite",
+)
+
+
+class RecordingWriter:
+    """Write a recording to ``path`` (refuses an existing file unless ``overwrite=True``).
+
+    Use as a context manager, or call :meth:`close`; closing writes the index that makes
+    opening fast. Episodes still in progress at close are written and marked incomplete.
+
+    Args:
+        path: file to create (``.jwr`` suggested).
+        header: :class:`RecordingHeader` (dims, labels, threshold, ``jac_dtype``, ...).
+        overwrite: replace an existing file.
+        chunk_bytes: target uncompressed chunk size; chunks hold whole steps.
+        max_chunk_steps: at most this many steps per chunk (bounds what a crash can lose).
+        level: zstd compression level.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        header: RecordingHeader,
+        *,
+        overwrite: bool = False,
+        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        max_chunk_steps: int = DEFAULT_MAX_CHUNK_STEPS,
+        level: int = codec.DEFAULT_LEVEL,
+    ):
+        self.path = Path(path)
+        self.header = header
+        self._n, self._m = header.n, header.m
+        specs = codec.column_specs(header.n, header.m, header.obs_dim, header.jac_dtype)
+        per_step = codec.raw_size(1, specs)
+        self.chunk_steps = int(max(1, min(max_chunk_steps, chunk_bytes // per_step)))
+        self._level = level
+        self._cctx = codec.compressor(level)
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
+        try:
+            fd = os.open(self.path, flags | getattr(os, "O_BINARY", 0), 0o644)
+        except FileExistsError:
+            raise RecordingExistsError(
+                f"{self.path}: a file already exists (pass overwrite=True to replace it)"
+            ) from None
+        self._f = os.fdopen(fd, "wb", buffering=0)
+        head = encode_header(header, codec.codec_description(header.jac_dtype, level))
+        self._write(format.pack_prefix(FORMAT_VERSION, len(head)))
+        self._write(head + format.crc(head).to_bytes(4, "little"))
+        self._offset = self._f.tell()
+        self._chunks: list[tuple[int, int, int, int]] = []
+        self._episodes: list[list[Any]] = []  # [env, start, length, ret, complete]
+        self._num_steps = 0
+        # chunk in progress
+        self._rows: list[tuple] = []
+        self._segments: list[list[Any]] = []  # [episode, env, t0, count, ends, ret]
+        # per-env state
+        self._buffers: dict[int, list[tuple]] = {}
+        self._queue: deque[tuple[int, list[tuple]]] = deque()
+        self._streaming: int | None = None
+        self._stream_episode = -1
+        self._closed = False
+
+    # -- public API ---------------------------------------------------------------------------
+    @property
+    def num_steps(self) -> int:
+        """Steps written to the stream so far (buffered steps not included)."""
+        return self._num_steps + len(self._rows)
+
+    @property
+    def num_episodes(self) -> int:
+        return len(self._episodes)
+
+    def add(
+        self,
+        env_index: int = 0,
+        *,
+        obs,
+        action,
+        reward,
+        terminated,
+        truncated,
+        state,
+        next_state,
+        jac_state,
+        jac_action,
+        sparsity=None,
+        finite=None,
+        end_episode: bool | None = None,
+    ) -> None:
+        """Record one step of env ``env_index``.
+
+        ``end_episode`` (default ``terminated or truncated``) closes the env's episode; its
+        next step starts a new one. ``sparsity``/``finite`` are computed when omitted.
+        """
+        self.add_batch(
+            obs=np.asarray(obs)[None],
+            action=np.asarray(action)[None],
+            reward=np.asarray(reward)[None],
+            terminated=np.asarray(terminated)[None],
+            truncated=np.asarray(truncated)[None],
+            state=np.asarray(state)[None],
+            next_state=np.asarray(next_state)[None],
+            jac_state=np.asarray(jac_state)[None],
+            jac_action=np.asarray(jac_action)[None],
+            sparsity=None if sparsity is None else np.asarray(sparsity)[None],
+            finite=None if finite is None else np.asarray(finite)[None],
+            end_episode=None if end_episode is None else np.asarray([end_episode]),
+            env_indices=[env_index],
+        )
+
+    def add_batch(
+        self,
+        *,
+        obs,
+        action,
+        reward,
+        terminated,
+        truncated,
+        state,
+        next_state,
+        jac_state,
+        jac_action,
+        sparsity=None,
+        finite=None,
+        end_episode=None,
+        env_indices=None,
+    ) -> None:
+        """Record one step of each of B envs (arrays with a leading axis B).
+
+        ``env_indices`` (default ``range(B)``) names the envs; ``end_episode`` (B,) bool
+        defaults to ``terminated | truncated``.
+        """
+        self._check_open()
+        n, m, h = self._n, self._m, self.header
+        b = np.asarray(reward).shape[0]
+        arrs = {
+            "obs": _arr(obs, np.float32, (b, h.obs_dim), "obs"),
+            "action": _arr(action, np.float64, (b, m), "action"),
+            "reward": _arr(reward, np.float64, (b,), "reward"),
+            "terminated": _arr(terminated, bool, (b,), "terminated"),
+            "truncated": _arr(truncated, bool, (b,), "truncated"),
+            "state": _arr(state, np.float64, (b, n), "state"),
+            "next_state": _arr(next_state, np.float64, (b, n), "next_state"),
+            "jac_state": _arr(jac_state, np.float64, (b, n, n), "jac_state"),
+            "jac_action": _arr(jac_action, np.float64, (b, n, m), "jac_action"),
+        }
+        if sparsity is None:
+            sparsity = sparsity_triplet(arrs["jac_state"], arrs["jac_action"], h.threshold)
+        arrs["sparsity"] = _arr(sparsity, np.float64, (b, 3), "sparsity")
+        if finite is None:
+            finite = jacobians_finite(arrs["jac_state"], arrs["jac_action"])
+        arrs["finite"] = _arr(finite, bool, (b,), "finite")
+        if end_episode is None:
+            ends = arrs["terminated"] | arrs["truncated"]
+        else:
+            ends = _arr(end_episode, bool, (b,), "end_episode")
+        envs = range(b) if env_indices is None else [int(e) for e in env_indices]
+        if len(envs) != b:
+            raise ValueError(f"{len(envs)} env indices for a batch of {b}")
+        cols = [arrs[f] for f in _ROW_FIELDS]
+        for i, env in enumerate(envs):
+            row = tuple(c[i] for c in cols)
+            self._add_row(env, row, bool(ends[i]))
+
+    def end_episode(self, env_index: int = 0) -> None:
+        """Close env ``env_index``'s episode (e.g. a step limit of the caller) as complete."""
+        self._check_open()
+        if self._streaming == env_index:
+            self._end_stream_episode(complete=True)
+        elif self._buffers.get(env_index):
+            self._queue.append((env_index, self._buffers.pop(env_index)))
+
+    def flush(self) -> None:
+        """Write the chunk in progress now (even if not full)."""
+        self._check_open()
+        self._write_chunk()
+
+    def close(self) -> None:
+        """Write everything still buffered (in-progress episodes marked incomplete), the
+        index and the trailer, and close the file. Idempotent."""
+        if self._closed:
+            return
+        try:
+            if self._streaming is not None:
+                self._end_stream_episode(complete=False)
+            self._drain_queue()
+            for env in sorted(self._buffers):
+                rows = self._buffers[env]
+                if rows:
+                    self._stream_rows(env, rows, complete=False)
+            self._buffers.clear()
+            self._write_chunk()
+            chunks = np.array(self._chunks, dtype=np.uint64).reshape(-1, 4)
+            table = np.zeros(len(chunks), format.CHUNK_ENTRY_DTYPE)
+            for j, name in enumerate(format.CHUNK_ENTRY_DTYPE.names):
+                table[name] = chunks[:, j]
+            eps = np.zeros(len(self._episodes), format.EPISODE_DTYPE)
+            for j, name in enumerate(format.EPISODE_DTYPE.names):
+                eps[name] = [e[j] for e in self._episodes]
+            index = format.pack_index(table, eps, self._num_steps)
+            index_offset = self._offset
+            self._write(index)
+            self._write(format.pack_trailer(index_offset, index))
+        finally:
+            self._closed = True
+            self._f.close()
+
+    def __enter__(self) -> RecordingWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- episode routing ----------------------------------------------------------------------
+    def _add_row(self, env: int, row: tuple, ends: bool) -> None:
+        if self._streaming is None:
+            self._streaming = env
+            self._start_stream_episode(env, self._buffers.pop(env, []))
+        if self._streaming == env:
+            self._append(row)
+            if ends:
+                self._end_stream_episode(complete=True)
+        else:
+            self._buffers.setdefault(env, []).append(row)
+            if ends:
+                self._queue.append((env, self._buffers.pop(env)))
+
+    def _start_stream_episode(self, env: int, rows: list[tuple]) -> None:
+        self._episodes.append([env, self.num_steps, 0, 0.0, False])
+        self._stream_episode = len(self._episodes) - 1
+        self._segments.append([self._stream_episode, env, 0, 0, 0, 0.0])
+        for row in rows:
+            self._append(row)
+
+    def _end_stream_episode(self, complete: bool) -> None:
+        ep = self._episodes[self._stream_episode]
+        ep[4] = complete
+        if complete and self._segments:
+            self._segments[-1][4] = 1
+        self._streaming = None
+        self._drain_queue()
+        waiting = [(len(r), -e) for e, r in self._buffers.items() if r]
+        if waiting:
+            env = -max(waiting)[1]
+            self._streaming = env
+            self._start_stream_episode(env, self._buffers.pop(env))
+
+    def _drain_queue(self) -> None:
+        while self._queue:
+            env, rows = self._queue.popleft()
+            self._stream_rows(env, rows, complete=True)
+
+    def _stream_rows(self, env: int, rows: list[tuple], complete: bool) -> None:
+        self._start_stream_episode(env, rows)
+        self._episodes[self._stream_episode][4] = complete
+        if complete and self._segments:
+            self._segments[-1][4] = 1
+
+    def _append(self, row: tuple) -> None:
+        ep = self._episodes[self._stream_episode]
+        if len(self._rows) >= self.chunk_steps:
+            # Write the full chunk only now, so that an episode end can still be marked in
+            # the segment of its last step; the episode continues in the next chunk.
+            self._write_chunk()
+            self._segments.append([self._stream_episode, ep[0], ep[2], 0, 0, 0.0])
+        seg = self._segments[-1]
+        self._rows.append(row)
+        reward = float(row[2])
+        seg[3] += 1
+        ep[2] += 1
+        ep[3] += reward
+        seg[5] = ep[3]  # the episode's return so far (same value in index and scan)
+
+    # -- chunk output ---------------------------------------------------------------------------
+    def _write_chunk(self) -> None:
+        segs = [s for s in self._segments if s[3] > 0]
+        if not self._rows:
+            return
+        k = len(self._rows)
+        cols = {f: np.stack([r[i] for r in self._rows]) for i, f in enumerate(_ROW_FIELDS)}
+        if self.header.jac_dtype == "float32":
+            thr = self.header.threshold
+            cols["zero_state"] = np.abs(cols["jac_state"]) < thr
+            cols["zero_action"] = np.abs(cols["jac_action"]) < thr
+            cols["jac_state"] = cols["jac_state"].astype(np.float32)
+            cols["jac_action"] = cols["jac_action"].astype(np.float32)
+        payload = self._cctx.compress(codec.encode_columns(cols, self.header.jac_dtype))
+        seg_arr = np.zeros(len(segs), format.SEGMENT_DTYPE)
+        for j, name in enumerate(format.SEGMENT_DTYPE.names):
+            seg_arr[name] = [s[j] for s in segs]
+        head = format.pack_chunk_head(k, self._num_steps, seg_arr, payload)
+        frame = head + payload
+        self._write(frame)
+        self._chunks.append((self._offset, self._num_steps, k, len(frame)))
+        self._offset += len(frame)
+        self._num_steps += k
+        self._rows = []
+        self._segments = []
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = self._f.write(view)
+            view = view[written:]
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RecordingError(f"{self.path}: writer is closed")
+
+
+def _arr(x, dtype, shape: tuple, name: str) -> np.ndarray:
+    a = np.array(x, dtype=dtype, copy=True)
+    if a.shape != shape:
+        raise ValueError(f"{name}: expected shape {shape}, got {a.shape}")
+    return a
