@@ -11,6 +11,11 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from jacwrap._jax_setup import configure_jax
+
+# Ground truth is float64 (SPEC.md): switch x64 on before any user code builds an MJX model.
+configure_jax()
+
 from jacwrap.envs import PAPER_ENVS, EnvInfo, available_envs
 from jacwrap.errors import (
     ActionError,
@@ -56,6 +61,7 @@ __all__ = [
     "UnknownEnvError",
     "UnsupportedEnvError",
     "available_envs",
+    "configure_jax",
     "make",
     "make_sb3",
     "make_vec",

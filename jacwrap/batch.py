@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jacwrap.envs import EnvInfo
-from jacwrap.errors import ActionError
+from jacwrap.errors import ActionError, UnsupportedEnvError
 from jacwrap.jacobians import jacobian_step, plain_step, state_vector
 from jacwrap.sparsity import GROUND_TRUTH_THRESHOLD
 
@@ -96,6 +96,11 @@ class EnvBatch:
 
         step_out = jax.eval_shape(lambda k: jax.vmap(env.step)(*self._abstract(env, k)), 0)
         self._step_shapes = step_out
+        if step_out.data.qpos.dtype != jnp.float64:
+            raise UnsupportedEnvError(
+                f"{info.name}: the MJX model is {step_out.data.qpos.dtype}, not float64; build "
+                "the Playground env after `import jacwrap` (which enables jax_enable_x64)"
+            )
 
         def reset(keys):
             st = jax.vmap(env.reset)(keys)

@@ -33,7 +33,7 @@ class StepResult(NamedTuple):
 
 def state_vector(data: Any) -> jax.Array:
     """s = concat(qpos, qvel) of an MJX data."""
-    return jnp.concatenate([data.qpos, data.qvel])
+    return jnp.concatenate([data.qpos, data.qvel], axis=-1)
 
 
 def transition(env: Any, state: Any, s: jax.Array, a: jax.Array) -> tuple[jax.Array, Any]:
