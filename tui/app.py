@@ -1,0 +1,432 @@
+"""The replay app: plays back a jacwrap recording's Jacobians, sparsity and run statistics.
+
+All file reads and statistics run in thread workers (one exclusive group per kind of
+work) that post :mod:`tui.messages` back to the UI thread; the UI only renders what is
+already in memory. Decoding is :mod:`jacwrap.recording`'s and statistics are
+:mod:`jacwrap.runs`' (through :class:`tui.source.RecordingSource`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.timer import Timer
+from textual.widgets import Footer, Static
+from textual.worker import get_current_worker
+
+from tui.episode import Cancelled, EpisodeView
+from tui.messages import (
+    BlockLoaded,
+    EpisodeLoaded,
+    FitsFound,
+    OpenFailed,
+    ReadFailed,
+    RecordingOpened,
+    describe_error,
+)
+from tui.playback import DEFAULT_SPEED_INDEX, SPEEDS, change_speed, clamp_step, tick_plan
+from tui.screens.episodes import EpisodePicker
+from tui.screens.error import ErrorScreen
+from tui.screens.help import HelpScreen
+from tui.screens.seek import SeekScreen
+from tui.source import RecordingSource
+from tui.widgets.bars import SparsityBars
+from tui.widgets.fit import FitPanel, render_fit
+from tui.widgets.heatmap import HeatmapData, JacobianHeatmap
+from tui.widgets.stats import EpisodePanel, SelectedPanel, render_episode, render_selected
+from tui.widgets.trace import EpisodeTrace
+
+STEP = Binding.Group("step", compact=True)
+ENDS = Binding.Group("jump", compact=True)
+SPEED = Binding.Group("speed", compact=True)
+EPISODE = Binding.Group("ep", compact=True)
+CELL = Binding.Group("cell", compact=True)
+
+
+def find_fits(path: Path) -> list[Any]:
+    """Fit summaries next to ``path`` via the fit package, or ``[]`` when it has none yet."""
+    try:
+        from jacwrap.fit.summary import find_fit_summaries
+    except ImportError:
+        return []
+    return list(find_fit_summaries(path) or [])
+
+
+class ReplayApp(App[None]):
+    """Terminal replay of one recording (``jacwrap replay FILE``)."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "jacwrap replay"
+    ENABLE_COMMAND_PALETTE = False
+
+    BINDINGS = [
+        Binding("space", "toggle_play", "play", key_display="␣", tooltip="play / pause"),
+        Binding("left", "step(-1)", "back", group=STEP, tooltip="step back one step"),
+        Binding("right", "step(1)", "forward", group=STEP, tooltip="step forward one step"),
+        Binding(
+            "home",
+            "jump(0)",
+            "start",
+            group=ENDS,
+            key_display="home",
+            tooltip="jump to the episode's start",
+        ),
+        Binding(
+            "end",
+            "jump(-1)",
+            "end",
+            group=ENDS,
+            key_display="/end",
+            tooltip="jump to the episode's end",
+        ),
+        Binding("g", "seek", "go", tooltip="go to a step number or a percentage"),
+        Binding(
+            "minus", "speed(-1)", "slower", group=SPEED, key_display="-", tooltip="play slower"
+        ),
+        Binding(
+            "plus,equals_sign",
+            "speed(1)",
+            "faster",
+            group=SPEED,
+            key_display="+",
+            tooltip="play faster",
+        ),
+        Binding("p", "episode(-1)", "previous", group=EPISODE, tooltip="previous episode"),
+        Binding("n", "episode(1)", "next", group=EPISODE, tooltip="next episode"),
+        Binding("e", "pick_episode", "list", tooltip="episode picker"),
+        Binding("h", "cell(0,-1)", "left", group=CELL, tooltip="heatmap cursor left"),
+        Binding("j", "cell(1,0)", "down", group=CELL, tooltip="heatmap cursor down"),
+        Binding("k", "cell(-1,0)", "up", group=CELL, tooltip="heatmap cursor up"),
+        Binding("l", "cell(0,1)", "right", group=CELL, tooltip="heatmap cursor right"),
+        Binding("question_mark", "help", "help", key_display="?"),
+        Binding("q", "quit", "quit"),
+    ]
+
+    def __init__(
+        self,
+        path: str | Path,
+        opener: Callable[[str | Path], Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.opener = opener
+        self.source: RecordingSource | None = None
+        self.view: EpisodeView | None = None
+        self.episode_index = 0
+        self.t = 0
+        self.playing = False
+        self.speed_index = DEFAULT_SPEED_INDEX
+        self.fits: list[Any] = []
+        self.loading_episode = False
+        self._timer: Timer | None = None
+        self._per_tick = 1
+        self._wanted_block: int | None = None
+
+    # ---------------------------------------------------------------- layout
+    def compose(self) -> ComposeResult:
+        yield Static(f" {self.path.name} · opening…", id="status", markup=False)
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield JacobianHeatmap(id="heatmap")
+            with Vertical(id="right"):
+                yield SparsityBars("", id="bars")
+                yield SelectedPanel("", id="selected")
+                yield Static("Episode runs (steps)", classes="title")
+                yield EpisodePanel("", id="episode")
+                yield Static("MLP fits: mse, learned/target", classes="title")
+                yield FitPanel(render_fit(None), id="fit")
+        yield EpisodeTrace(id="trace")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self._restart_timer()
+        self.open_worker()
+
+    def on_unmount(self) -> None:
+        if self.source is not None:
+            self.source.close()
+
+    # ---------------------------------------------------------------- workers
+    @work(thread=True, exclusive=True, group="open")
+    def open_worker(self) -> None:
+        """Open the file (header and index only) and look for fit summaries."""
+        try:
+            source = RecordingSource.open(self.path, self.opener)
+        except Exception as exc:  # every failure becomes the error screen
+            self.post_message(OpenFailed(describe_error(exc)))
+            return
+        self.post_message(RecordingOpened(source))
+        try:
+            fits = find_fits(source.path)
+        except Exception:  # a broken summary must not stop the replay
+            fits = []
+        self.post_message(FitsFound(fits))
+
+    @work(thread=True, exclusive=True, group="episode")
+    def episode_worker(self, index: int, t: int) -> None:
+        """Stream one episode, compute its run statistics, read the block of step ``t``."""
+        worker = get_current_worker()
+        source = self.source
+        assert source is not None
+        try:
+            view = source.load_episode(index, cancelled=lambda: worker.is_cancelled)
+            t = clamp_step(t, view.length)
+            source.load_block(source.block_of(view.start + t))
+        except Cancelled:
+            return
+        except Exception as exc:
+            self.post_message(ReadFailed(describe_error(exc)))
+            return
+        if not worker.is_cancelled:
+            self.post_message(EpisodeLoaded(view, t))
+
+    @work(thread=True, exclusive=True, group="block")
+    def block_worker(self, block: int) -> None:
+        """Read one block of Jacobian values into the cache."""
+        try:
+            self.source.load_block(block)
+        except Exception as exc:
+            self.post_message(ReadFailed(describe_error(exc)))
+            return
+        self.post_message(BlockLoaded(block))
+
+    @work(thread=True, exclusive=True, group="prefetch")
+    def prefetch_worker(self, block: int) -> None:
+        """Read the block after the current one ahead of playback (errors wait for later)."""
+        try:
+            self.source.load_block(block)
+        except Exception:
+            return
+
+    # ---------------------------------------------------------------- messages
+    @on(RecordingOpened)
+    def _opened(self, message: RecordingOpened) -> None:
+        self.source = message.source
+        if message.source.truncated_tail:
+            self.push_screen(
+                ErrorScreen(
+                    "Truncated recording", str(message.source.truncated_tail), can_continue=True
+                )
+            )
+        if not message.source.episodes:
+            self.push_screen(
+                ErrorScreen("Empty recording", f"{self.path}: the recording has no steps")
+            )
+            return
+        self.load_episode(0)
+
+    @on(OpenFailed)
+    def _open_failed(self, message: OpenFailed) -> None:
+        self.query_one("#status", Static).update(f" {self.path.name} · cannot open")
+        self.push_screen(ErrorScreen("Cannot open recording", message.message))
+
+    @on(ReadFailed)
+    def _read_failed(self, message: ReadFailed) -> None:
+        self.loading_episode = False
+        self._pause()
+        self.push_screen(ErrorScreen("Cannot read recording", message.message, can_continue=True))
+
+    @on(EpisodeLoaded)
+    def _episode_loaded(self, message: EpisodeLoaded) -> None:
+        self.loading_episode = False
+        self.view = message.view
+        self.episode_index = message.view.index
+        self.query_one(EpisodeTrace).set_episode(message.view.sparsity, message.view.reward)
+        self.query_one(EpisodePanel).update(render_episode(message.view))
+        self.goto(message.t)
+
+    @on(BlockLoaded)
+    def _block_loaded(self, message: BlockLoaded) -> None:
+        if self.view is not None and self._wanted_block == message.block:
+            self._wanted_block = None
+            self.show_step()
+
+    @on(FitsFound)
+    def _fits_found(self, message: FitsFound) -> None:
+        self.fits = message.summaries
+        self.query_one(FitPanel).update(render_fit(self.fits))
+
+    # ---------------------------------------------------------------- state
+    def load_episode(self, index: int, t: int = 0) -> None:
+        """Start loading episode ``index`` (shown at step ``t`` when ready)."""
+        self.loading_episode = True
+        self.episode_index = index
+        self._update_status()
+        self.episode_worker(index, t)
+
+    def goto(self, t: int) -> None:
+        """Show step ``t`` of the current episode (clamped)."""
+        if self.view is None:
+            return
+        self.t = clamp_step(t, self.view.length)
+        self.show_step()
+
+    def step_data(self) -> HeatmapData | None:
+        """The current step's Jacobians from the block cache, or ``None`` when not cached."""
+        if self.view is None or self.source is None:
+            return None
+        hit = self.source.cached_step(self.view.start + self.t)
+        if hit is None:
+            return None
+        steps, k = hit
+        header = self.source.header
+        return HeatmapData(
+            jac_state=steps.jac_state[k],
+            jac_action=steps.jac_action[k],
+            zero_state=steps.zero_state[k],
+            zero_action=steps.zero_action[k],
+            state_labels=list(header.state_labels),
+            action_labels=list(header.action_labels),
+        )
+
+    def show_step(self) -> None:
+        """Render everything for the current step (no file access: misses go to a worker)."""
+        view = self.view
+        if view is None:
+            return
+        t = self.t
+        self._update_status()
+        self.query_one(SparsityBars).show(view.sparsity[t])
+        self.query_one(EpisodeTrace).set_step(t)
+        data = self.step_data()
+        heatmap = self.query_one(JacobianHeatmap)
+        if data is None:
+            self._wanted_block = self.source.block_of(view.start + t)
+            self.block_worker(self._wanted_block)
+        else:
+            heatmap.set_data(data)
+            self._maybe_prefetch()
+        row, col = heatmap.cursor
+        self.query_one(SelectedPanel).update(render_selected(data, view, row, col, t))
+
+    def _maybe_prefetch(self) -> None:
+        source, view = self.source, self.view
+        k = view.start + self.t
+        block = source.block_of(k)
+        end = min(view.start + view.length, (block + 1) * source.block_steps)
+        near_end = end - k <= source.block_steps // 2
+        if end < view.start + view.length and near_end and not source.is_cached(block + 1):
+            self.prefetch_worker(block + 1)
+
+    def _update_status(self) -> None:
+        status = self.query_one("#status", Static)
+        if self.source is None:
+            return
+        header = self.source.header
+        n_eps = len(self.source.episodes)
+        play = "PLAY" if self.playing else "PAUSE"
+        if self.view is None or self.loading_episode:
+            pos = "loading episode…"
+        else:
+            pos = f"step {self.t}/{self.view.length - 1}"
+        status.update(
+            f" {header.env_name} · ep {self.episode_index}/{n_eps - 1} · {pos}"
+            f" · {play} {SPEEDS[self.speed_index]}/s · {self.path.name}"
+        )
+
+    # ---------------------------------------------------------------- playback
+    def _restart_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        interval, self._per_tick = tick_plan(SPEEDS[self.speed_index])
+        self._timer = self.set_interval(interval, self._tick, pause=not self.playing)
+
+    def _pause(self) -> None:
+        self.playing = False
+        if self._timer is not None:
+            self._timer.pause()
+        self._update_status()
+
+    def _tick(self) -> None:
+        view = self.view
+        if view is None or self.loading_episode or self._wanted_block is not None:
+            return  # wait for data rather than show a step without its Jacobians
+        if self.t >= view.length - 1:
+            self._pause()
+            return
+        self.goto(self.t + self._per_tick)
+
+    # ---------------------------------------------------------------- actions
+    def action_toggle_play(self) -> None:
+        if self.view is None:
+            return
+        if self.playing:
+            self._pause()
+            return
+        if self.t >= self.view.length - 1:
+            self.goto(0)
+        self.playing = True
+        self._timer.resume()
+        self._update_status()
+
+    def action_step(self, delta: int) -> None:
+        self._pause()
+        self.goto(self.t + delta)
+
+    def action_jump(self, where: int) -> None:
+        if self.view is not None:
+            self.goto(0 if where == 0 else self.view.length - 1)
+
+    def action_speed(self, delta: int) -> None:
+        self.speed_index = change_speed(self.speed_index, delta)
+        self._restart_timer()
+        self._update_status()
+
+    def action_episode(self, delta: int) -> None:
+        if self.source is None:
+            return
+        index = self.episode_index + delta
+        if 0 <= index < len(self.source.episodes):
+            self._pause()
+            self.load_episode(index)
+
+    def action_pick_episode(self) -> None:
+        if self.source is None:
+            return
+
+        def picked(index: int | None) -> None:
+            if index is not None:
+                self._pause()
+                self.load_episode(index)
+
+        self.push_screen(EpisodePicker(self.source.episodes, self.episode_index), picked)
+
+    def action_seek(self) -> None:
+        if self.view is None:
+            return
+
+        def chosen(step: int | None) -> None:
+            if step is not None:
+                self.goto(step)
+
+        self.push_screen(SeekScreen(self.view.length), chosen)
+
+    def action_cell(self, drow: int, dcol: int) -> None:
+        heatmap = self.query_one(JacobianHeatmap)
+        heatmap.move_cursor(drow, dcol)
+        if self.view is not None:
+            row, col = heatmap.cursor
+            self.query_one(SelectedPanel).update(
+                render_selected(self.step_data(), self.view, row, col, self.t)
+            )
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(list(self.BINDINGS)))
+
+    # ---------------------------------------------------------------- text for tests
+    def shown(self, widget_id: str) -> str:
+        """Plain text that the widget ``#widget_id`` shows now (for tests and debugging)."""
+        widget = self.query_one(f"#{widget_id}")
+        return str(widget.render()) if not isinstance(widget, Static) else str(widget.content)
+
+
+def run(path: str | Path) -> int:
+    """Run the app on ``path`` in this terminal; returns the exit status."""
+    ReplayApp(path).run()
+    return 0

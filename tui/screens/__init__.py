@@ -1,0 +1,1 @@
+"""Screens of the replay app: help, episode picker, seek prompt, error."""
