@@ -8,6 +8,8 @@ dimensions, so the payload carries no per-column lengths. The transforms are los
   similar magnitude share sign/exponent bytes, which then compress).
 - *XOR-delta*: each step's value bits XOR the previous step's (first step kept); slowly
   changing values leave leading zero bits, and unchanged ones (structural zeros) all-zero.
+- *element-major* (``T``): the (k, E) block is transposed so that each element's k values
+  are adjacent before the byte shuffle.
 - ``state`` is XOR-ed with the previous step's ``next_state`` (equal within an episode).
 - ``terminated``, ``truncated`` and ``finite`` are bits 0, 1, 2 of one flag byte per step.
 - float32 recordings add the float64 zero masks of [J_s | J_a] as packed bits (XOR-delta).
@@ -24,18 +26,21 @@ CODEC_NAME = "jwr-columns-1"
 DEFAULT_LEVEL = 3
 
 #: (name, transform) in payload order; the ``zero_masks`` column exists only for float32.
+#: ``T`` = element-major (each element's time series contiguous); chosen by measurement on
+#: CheetahRun rollouts (docs/FORMAT.md).
 COLUMNS = (
-    ("obs", "shuffle"),
+    ("obs", "T+shuffle"),
     ("action", "shuffle"),
-    ("reward", "shuffle"),
+    ("reward", "raw"),
     ("flags", "raw"),
-    ("state", "xor-next_state+shuffle"),
-    ("next_state", "xor-delta+shuffle"),
-    ("jac_state", "xor-delta+shuffle"),
-    ("jac_action", "xor-delta+shuffle"),
-    ("sparsity", "shuffle"),
+    ("state", "xor-prev-next_state+shuffle"),
+    ("next_state", "T+shuffle"),
+    ("jac_state", "xor-delta+T+shuffle"),
+    ("jac_action", "xor-delta+T+shuffle"),
+    ("sparsity", "raw"),
     ("zero_masks", "packbits+xor-delta"),
 )
+TRANSFORMS = dict(COLUMNS)
 
 
 def codec_description(jac_dtype: str, level: int) -> dict[str, Any]:
@@ -115,21 +120,19 @@ def encode_columns(cols: dict[str, np.ndarray], jac_dtype: str) -> bytes:
     obs, action, reward, terminated, truncated, finite, state, next_state, jac_state,
     jac_action, sparsity, and for float32 ``zero_state``/``zero_action`` (bool)."""
     k = cols["reward"].shape[0]
-    parts = [
-        shuffle(cols["obs"]),
-        shuffle(cols["action"]),
-        shuffle(cols["reward"]),
-        pack_flags(cols["terminated"], cols["truncated"], cols["finite"]).tobytes(),
-    ]
+    flags = pack_flags(cols["terminated"], cols["truncated"], cols["finite"])
     state = _uint_view(np.ascontiguousarray(cols["state"])).copy()
-    nxt = _uint_view(np.ascontiguousarray(cols["next_state"]))
-    state[1:] ^= nxt[:-1]
-    parts += [
+    state[1:] ^= _uint_view(np.ascontiguousarray(cols["next_state"]))[:-1]
+    parts = [
+        shuffle(_elem_major(cols["obs"])),
+        shuffle(cols["action"]),
+        np.ascontiguousarray(cols["reward"], "<f8").tobytes(),
+        flags.tobytes(),
         shuffle(state),
-        shuffle(xor_delta(cols["next_state"])),
-        shuffle(xor_delta(cols["jac_state"])),
-        shuffle(xor_delta(cols["jac_action"])),
-        shuffle(cols["sparsity"]),
+        shuffle(_elem_major(cols["next_state"])),
+        shuffle(_elem_major(xor_delta(cols["jac_state"]))),
+        shuffle(_elem_major(xor_delta(cols["jac_action"]))),
+        np.ascontiguousarray(cols["sparsity"], "<f8").tobytes(),
     ]
     if jac_dtype == "float32":
         masks = np.concatenate(
@@ -137,6 +140,14 @@ def encode_columns(cols: dict[str, np.ndarray], jac_dtype: str) -> bytes:
         )
         parts.append(xor_delta(np.packbits(masks, axis=1)).tobytes())
     return b"".join(parts)
+
+
+def _elem_major(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a.reshape(a.shape[0], -1).T)
+
+
+def _from_elem_major(a: np.ndarray, shape: tuple) -> np.ndarray:
+    return np.ascontiguousarray(a.reshape(-1, shape[0]).T).reshape(shape)
 
 
 def decode_columns(
@@ -151,6 +162,7 @@ def decode_columns(
         size = k * int(np.prod(shape, dtype=np.int64)) * np.dtype(dt).itemsize
         block = view[pos : pos + size]
         pos += size
+        transform = TRANSFORMS[name]
         if name == "flags":
             flags = np.frombuffer(block, np.uint8)
             out["terminated"] = (flags & 1).astype(bool)
@@ -161,10 +173,14 @@ def decode_columns(
             bits = np.unpackbits(packed, axis=1, count=n * (n + m)).astype(bool)
             out["zero_state"] = bits[:, : n * n].reshape(k, n, n)
             out["zero_action"] = bits[:, n * n :].reshape(k, n, m)
-        elif name in ("next_state", "jac_state", "jac_action"):
-            u = unshuffle(block, np.dtype(dt.replace("f", "u")), full)
+        elif transform == "raw":
+            out[name] = np.frombuffer(block, dt).reshape(full).copy()
+        elif transform == "xor-delta+T+shuffle":
+            u = _from_elem_major(unshuffle(block, np.dtype(dt.replace("f", "u")), (-1,)), full)
             out[name] = xor_undelta(u).view(dt)
-        else:
+        elif transform == "T+shuffle":
+            out[name] = _from_elem_major(unshuffle(block, np.dtype(dt), (-1,)), full)
+        else:  # shuffle (state is un-XOR-ed below)
             out[name] = unshuffle(block, np.dtype(dt), full)
     st = _uint_view(out["state"]).copy()
     nxt = _uint_view(out["next_state"])

@@ -1,0 +1,136 @@
+"""``record_rollouts``: roll a policy out in a batch of envs and write one ``.jwr`` file."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from jacwrap.recording.errors import RecordingExistsError
+from jacwrap.recording.header import JAC_DTYPES, RecordingHeader
+from jacwrap.recording.writer import RecordingWriter
+from jacwrap.sparsity import GROUND_TRUTH_THRESHOLD, SPARSITY_KINDS
+
+
+def recording_name(env_name: str, policy: str, seed: int, episodes: int, jac_dtype: str) -> str:
+    """Default file name: ``<env>-<policy>-seed<S>-<N>ep[-f32].jwr``."""
+    tag = policy if policy in ("random", "zero") else Path(policy).stem
+    tag = re.sub(r"[^A-Za-z0-9_.]+", "_", tag) or "policy"
+    suffix = "-f32" if jac_dtype == "float32" else ""
+    return f"{env_name}-{tag}-seed{seed}-{episodes}ep{suffix}.jwr"
+
+
+def record_rollouts(
+    env_name: str,
+    policy: str = "random",
+    episodes: int = 1,
+    max_steps: int | None = None,
+    seed: int = 0,
+    out_dir: str | os.PathLike = "recordings",
+    num_envs: int = 1,
+    jac_dtype: str = "float64",
+    progress: bool = False,
+    *,
+    overwrite: bool = False,
+    path: str | os.PathLike | None = None,
+    threshold: float = GROUND_TRUTH_THRESHOLD,
+) -> Path:
+    """Record ``episodes`` episodes of ``policy`` in ``env_name`` and return the file's path.
+
+    ``policy`` is ``"random"``, ``"zero"`` or an SB3 ``.zip`` file. Episodes last at most
+    ``max_steps`` steps (default: the task's episode length) and run ``num_envs`` at a
+    time (one batched Jacobian call per step); env i is seeded ``seed + i`` and the policy
+    with ``seed``. The file is ``out_dir/<env>-<policy>-seed<S>-<N>ep[-f32].jwr`` unless
+    ``path`` is given; an existing file raises :class:`RecordingExistsError` unless
+    ``overwrite``. ``progress`` shows a tqdm bar (steps/s, ETA).
+    """
+    from jacwrap.policies import load_policy
+    from jacwrap.vector_env import make_vec
+
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    if max_steps is not None and max_steps < 1:
+        raise ValueError(f"max_steps must be >= 1, got {max_steps}")
+    if jac_dtype not in JAC_DTYPES:
+        raise ValueError(f"jac_dtype must be one of {JAC_DTYPES}, got {jac_dtype!r}")
+    num_envs = max(1, min(int(num_envs), int(episodes)))
+    out = (
+        Path(path)
+        if path is not None
+        else Path(out_dir) / recording_name(env_name, policy, seed, episodes, jac_dtype)
+    )
+    if out.exists() and not overwrite:
+        raise RecordingExistsError(
+            f"{out}: a recording already exists (use overwrite / --overwrite, or another --out)"
+        )
+    overrides = {} if max_steps is None else {"episode_length": int(max_steps)}
+    venv = make_vec(env_name, num_envs, threshold=threshold, **overrides)
+    info = venv.env_info
+    pol = load_policy(policy, info)
+    pol.reset(num_envs, seed)
+    header = RecordingHeader.from_env_info(
+        info,
+        int(np.prod(venv.single_observation_space.shape)),
+        threshold=threshold,
+        jac_dtype=jac_dtype,
+        policy=pol.description,
+        seed=seed,
+        extra={"episodes": episodes, "max_steps": info.episode_length, "num_envs": num_envs},
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    bar = _progress_bar(episodes * info.episode_length, env_name, progress)
+    try:
+        with RecordingWriter(out, header, overwrite=overwrite) as writer:
+            _roll(venv, pol, writer, episodes, bar)
+    finally:
+        bar.close()
+    return out
+
+
+def _roll(venv, pol, writer: RecordingWriter, episodes: int, bar) -> None:
+    b = venv.num_envs
+    obs, _ = venv.reset(seed=writer.header.seed)
+    active = np.ones(b, bool)  # env i's current episode is recorded
+    started, finished = b, 0
+    while finished < episodes:
+        actions = np.asarray(pol.act(obs), np.float64)
+        next_obs, reward, terminated, truncated, infos = venv.step(actions)
+        idx = np.flatnonzero(active)
+        sp = infos["sparsity"]
+        writer.add_batch(
+            obs=obs[idx],
+            action=actions[idx],
+            reward=reward[idx],
+            terminated=terminated[idx],
+            truncated=truncated[idx],
+            state=infos["state"][idx],
+            next_state=infos["next_state"][idx],
+            jac_state=infos["jac_state"][idx],
+            jac_action=infos["jac_action"][idx],
+            sparsity=np.stack([sp[k][idx] for k in SPARSITY_KINDS], -1),
+            finite=infos["jac_finite"][idx],
+            env_indices=idx,
+        )
+        bar.update(len(idx))
+        for i in np.flatnonzero(active & (terminated | truncated)):
+            finished += 1
+            if started < episodes:
+                started += 1
+            else:
+                active[i] = False
+        bar.set_postfix(episodes=f"{finished}/{episodes}", refresh=False)
+        obs = next_obs
+
+
+def _progress_bar(total: int, env_name: str, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=total,
+        unit="step",
+        desc=f"recording {env_name}",
+        disable=not enabled,
+        dynamic_ncols=True,
+    )
