@@ -1,0 +1,166 @@
+"""Per-episode summary rows of recordings (``jacwrap summary``), and their text formats.
+
+One row per episode, with stable keys (:data:`SUMMARY_KEYS`). Sparsity statistics are over
+the episode's finite steps; "always zero" elements are zero at every finite step; switches
+and run lengths come from :func:`jacwrap.runs.run_stats` on the combined mask [J_s | J_a]
+(runs lasting the whole episode excluded, SPEC.md Q3). Undefined values are NaN (JSON null).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+from jacwrap.recording.reader import Recording
+from jacwrap.recording.steps import Steps
+from jacwrap.runs import run_stats
+from jacwrap.sparsity import SPARSITY_KINDS
+
+SUMMARY_KEYS: tuple[str, ...] = (
+    "file",
+    "env",
+    "episode",
+    "env_index",
+    "complete",
+    "steps",
+    "finite_steps",
+    "return",
+    *(f"sparsity_{k}_{s}" for k in SPARSITY_KINDS for s in ("mean", "min", "max")),
+    "always_zero_state",
+    "always_zero_state_pct",
+    "always_zero_action",
+    "always_zero_action_pct",
+    "switches",
+    "mean_zero_run",
+    "mean_nonzero_run",
+)
+
+
+def episode_stats(steps: Steps) -> dict[str, Any]:
+    """Statistics of one episode's steps (pure; the keys of :data:`SUMMARY_KEYS` from
+    ``steps`` on)."""
+    finite = np.asarray(steps.finite, bool)
+    sp = np.asarray(steps.sparsity, np.float64)[finite]
+    row: dict[str, Any] = {
+        "steps": len(steps),
+        "finite_steps": int(finite.sum()),
+        "return": float(np.sum(steps.reward)),
+    }
+    for j, kind in enumerate(SPARSITY_KINDS):
+        col = sp[:, j]
+        empty = col.size == 0
+        row[f"sparsity_{kind}_mean"] = math.nan if empty else float(col.mean())
+        row[f"sparsity_{kind}_min"] = math.nan if empty else float(col.min())
+        row[f"sparsity_{kind}_max"] = math.nan if empty else float(col.max())
+    zs, za = np.asarray(steps.zero_state, bool), np.asarray(steps.zero_action, bool)
+    n, m = zs.shape[-2], za.shape[-1]
+    state_stats = run_stats(zs, finite)
+    action_stats = run_stats(za, finite)
+    combined = run_stats(np.concatenate([zs, za], axis=-1), finite)
+    row["always_zero_state"] = int(state_stats.always_zero.sum())
+    row["always_zero_state_pct"] = 100.0 * row["always_zero_state"] / (n * n) if n else math.nan
+    row["always_zero_action"] = int(action_stats.always_zero.sum())
+    row["always_zero_action_pct"] = (
+        100.0 * row["always_zero_action"] / (n * m) if n * m else math.nan
+    )
+    row["switches"] = combined.total_switches
+    row["mean_zero_run"] = combined.mean_zero
+    row["mean_nonzero_run"] = combined.mean_nonzero
+    return row
+
+
+def summarize(rec: Recording, label: str | None = None) -> list[dict[str, Any]]:
+    """One row per episode of ``rec``, reading one episode at a time."""
+    rows = []
+    for ep in rec.episodes:
+        steps = Steps.concat(list(rec.iter_chunks(ep.index)))
+        row = {
+            "file": label if label is not None else str(rec.path),
+            "env": rec.header.env_name,
+            "episode": ep.index,
+            "env_index": ep.env_index,
+            "complete": ep.complete,
+        }
+        row.update(episode_stats(steps))
+        row["return"] = ep.ret
+        rows.append({k: row[k] for k in SUMMARY_KEYS})
+    return rows
+
+
+# -- formats -------------------------------------------------------------------------------------
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def to_json(rows: list[dict[str, Any]]) -> str:
+    """A JSON list of objects with the :data:`SUMMARY_KEYS` keys (NaN written as null)."""
+    return json.dumps([{k: _jsonable(r[k]) for k in SUMMARY_KEYS} for r in rows], indent=2)
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    """CSV with a header row of :data:`SUMMARY_KEYS` (NaN written as ``nan``)."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=SUMMARY_KEYS, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: r[k] for k in SUMMARY_KEYS})
+    return buf.getvalue()
+
+
+def _num(v: float, fmt: str) -> str:
+    return "-" if isinstance(v, float) and math.isnan(v) else format(v, fmt)
+
+
+_TABLE = (
+    ("env", lambda r: r["env"]),
+    ("ep", lambda r: str(r["episode"]) + ("" if r["complete"] else "*")),
+    ("env#", lambda r: str(r["env_index"])),
+    ("steps", lambda r: str(r["steps"])),
+    ("return", lambda r: _num(r["return"], ".2f")),
+    *(
+        (
+            f"{name} mean [min,max]",
+            lambda r, k=k: (
+                f"{_num(r[f'sparsity_{k}_mean'], '.3f')} "
+                f"[{_num(r[f'sparsity_{k}_min'], '.3f')},{_num(r[f'sparsity_{k}_max'], '.3f')}]"
+            ),
+        )
+        for k, name in zip(SPARSITY_KINDS, ("J_s", "J_a", "[J_s|J_a]"), strict=True)
+    ),
+    (
+        "J_s zero always",
+        lambda r: f"{r['always_zero_state']} ({_num(r['always_zero_state_pct'], '.1f')}%)",
+    ),
+    (
+        "J_a zero always",
+        lambda r: f"{r['always_zero_action']} ({_num(r['always_zero_action_pct'], '.1f')}%)",
+    ),
+    ("switches", lambda r: str(r["switches"])),
+    ("zero run", lambda r: _num(r["mean_zero_run"], ".2f")),
+    ("nonzero run", lambda r: _num(r["mean_nonzero_run"], ".2f")),
+)
+
+
+def to_table(rows: list[dict[str, Any]]) -> str:
+    """A fixed-width text table (``*`` marks an incomplete episode)."""
+    cells = [[name for name, _ in _TABLE]] + [[f(r) for _, f in _TABLE] for r in rows]
+    widths = [max(len(row[j]) for row in cells) for j in range(len(_TABLE))]
+    lines = [
+        "  ".join(
+            c.rjust(w) if j else c.ljust(w)
+            for j, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in cells
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines) + "\n"
+
+
+FORMATS = {"table": to_table, "json": to_json, "csv": to_csv}
