@@ -50,12 +50,10 @@ CELL = Binding.Group("cell", compact=True)
 
 
 def find_fits(path: Path) -> list[Any]:
-    """Fit summaries next to ``path`` via the fit package, or ``[]`` when it has none yet."""
-    try:
-        from jacwrap.fit.summary import find_fit_summaries
-    except ImportError:
-        return []
-    return list(find_fit_summaries(path) or [])
+    """The valid fit summaries in the recording's fits folder (``[]`` when there are none)."""
+    from jacwrap.fit.summary import find_fit_summaries
+
+    return find_fit_summaries(path)
 
 
 class ReplayApp(App[None]):
@@ -296,14 +294,15 @@ class ReplayApp(App[None]):
         self.query_one(EpisodeTrace).set_step(t)
         data = self.step_data()
         heatmap = self.query_one(JacobianHeatmap)
-        if data is None:
+        if data is None:  # never show another step's values: blank until the block is read
+            heatmap.set_data(None)
             self._wanted_block = self.source.block_of(view.start + t)
             self.block_worker(self._wanted_block)
         else:
             heatmap.set_data(data)
             self._maybe_prefetch()
         row, col = heatmap.cursor
-        self.query_one(SelectedPanel).update(render_selected(data, view, row, col, t))
+        self.query_one(SelectedPanel).update(render_selected(data, view, row, col, t), layout=False)
 
     def _maybe_prefetch(self) -> None:
         source, view = self.source, self.view
@@ -327,7 +326,8 @@ class ReplayApp(App[None]):
             pos = f"step {self.t}/{self.view.length - 1}"
         status.update(
             f" {header.env_name} · ep {self.episode_index}/{n_eps - 1} · {pos}"
-            f" · {play} {SPEEDS[self.speed_index]}/s · {self.path.name}"
+            f" · {play} {SPEEDS[self.speed_index]}/s · {self.path.name}",
+            layout=False,
         )
 
     # ---------------------------------------------------------------- playback
@@ -419,7 +419,17 @@ class ReplayApp(App[None]):
     def action_help(self) -> None:
         self.push_screen(HelpScreen(list(self.BINDINGS)))
 
-    # ---------------------------------------------------------------- text for tests
+    # ---------------------------------------------------------------- introspection
+    @property
+    def ready(self) -> bool:
+        """True when the current step is fully shown (episode and its Jacobians loaded)."""
+        return (
+            self.view is not None
+            and not self.loading_episode
+            and self._wanted_block is None
+            and self.step_data() is not None
+        )
+
     def shown(self, widget_id: str) -> str:
         """Plain text that the widget ``#widget_id`` shows now (for tests and debugging)."""
         widget = self.query_one(f"#{widget_id}")

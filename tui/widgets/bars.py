@@ -49,7 +49,7 @@ class SparsityBars(Static):
     def show(self, sparsity) -> None:
         """Show one step's ``(3,)`` sparsity triplet."""
         self._sparsity = sparsity
-        self.update(render_bars(sparsity, max(self.size.width, 20)))
+        self.update(render_bars(sparsity, max(self.size.width, 20)), layout=False)
 
     def on_resize(self) -> None:
         if getattr(self, "_sparsity", None) is not None:

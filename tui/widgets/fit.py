@@ -1,7 +1,8 @@
 """MLP-fit summaries found next to the recording: per loss mode, test MSE and sparsity.
 
-Summaries come from ``jacwrap.fit.summary.find_fit_summaries(recording_path)``; until
-that module exists (or when it finds none) the panel says so.
+Summaries come from :func:`jacwrap.fit.summary.find_fit_summaries` (``FitSummary``
+objects, one per loss mode and seed); the panel shows one line per loss mode (and
+residual flag) with the mean over its seeds, or says that none were found.
 """
 
 from __future__ import annotations
@@ -10,42 +11,58 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from rich.text import Text
 from textual.widgets import Static
 
 NO_FITS = "no fit summaries found"
+#: Short names of the loss modes (SPEC.md Q4) so a line fits the 34-column panel.
+SHORT_MODES = {
+    "state": "state",
+    "state-jacobian": "jac-mse",
+    "state-jacobian-l1": "jac-l1",
+    "state-jacobian-l1-regularizer": "l1-reg",
+    "state-jacobian-l1-sparse-only": "l1-sparse",
+}
 
 
-def _get(obj: Any, *names: str) -> Any:
-    for name in names:
-        if isinstance(obj, dict) and name in obj:
-            return obj[name]
-        if hasattr(obj, name):
-            return getattr(obj, name)
-    return None
+def _fmt(x: float, spec: str) -> str:
+    return format(x, spec) if math.isfinite(x) else "–"
 
 
-def _fmt(x: Any, spec: str) -> str:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return "–"
-    return format(v, spec) if math.isfinite(v) else "–"
+def fit_rows(summaries: Sequence[Any]) -> list[tuple[str, int, float, float, float]]:
+    """(mode label, seeds, mean test MSE, mean learned sparsity, target sparsity) per mode.
+
+    Summaries are grouped by loss mode and residual flag, in the order given.
+    """
+    groups: dict[tuple[str, bool], list[Any]] = {}
+    for s in summaries:
+        groups.setdefault((s.loss_mode, bool(s.residual)), []).append(s)
+    rows = []
+    for (mode, residual), group in groups.items():
+        label = SHORT_MODES.get(mode, mode) + ("+res" if residual else "")
+        rows.append(
+            (
+                label,
+                len(group),
+                float(np.nanmean([g.test_mse for g in group])),
+                float(np.nanmean([g.induced_sparsity for g in group])),
+                float(np.nanmean([g.target_sparsity for g in group])),
+            )
+        )
+    return rows
 
 
 def render_fit(summaries: Sequence[Any] | None) -> Text:
-    """One line per loss mode: ``mode  mse  induced/target sparsity``."""
+    """One line per loss mode: ``mode  test-MSE  learned/target combined sparsity``."""
     out = Text(no_wrap=True, overflow="ellipsis")
     if not summaries:
         return out.append(NO_FITS, "italic dim")
-    out.append("mode        mse    sparsity", "dim")
-    for s in summaries:
-        mode = str(_get(s, "mode", "loss_mode") or "?")
-        mode = mode.replace("state-jacobian", "s-jac").replace("-regularizer", "-reg")
-        mse = _fmt(_get(s, "test_mse", "mse"), ".2e")
-        induced = _fmt(_get(s, "induced_sparsity", "learned_sparsity", "sparsity"), ".3f")
-        target = _fmt(_get(s, "target_sparsity"), ".3f")
-        out.append(f"\n{mode[:11]:<11} {mse:>8} {induced}/{target}")
+    out.append("mode      ×  test mse  sparsity", "dim")
+    for label, seeds, mse, induced, target in fit_rows(summaries):
+        out.append(f"\n{label[:9]:<9} {seeds:>1} {_fmt(mse, '9.2e')} ")
+        out.append(_fmt(induced, ".3f"), "bold")
+        out.append(f"/{_fmt(target, '.3f')}")
     return out
 
 

@@ -144,42 +144,41 @@ def render_heatmap(
     def col_sep(c: int) -> str:
         return "│" if (c == n and m and c != c0) else ""
 
-    out = Text(no_wrap=True, overflow="crop")
     # Title line: which block is which, clipping notes, the colour legend.
     title = Text("J_s│J_a" if m else "J_s", style="bold")
     if len(rows) < n or len(cols) < ncols:
         title.append(f" r{r0}-{rows[-1]} c{c0}-{cols[-1]}", style="italic")
     title.append("  ")
     title.append_text(legend())
-    out.append_text(title)
+    lines = [title]
     # Column header(s).
     if two_row_header:
-        lines = [Text(" " * label_w), Text(" " * label_w)]
+        header = [Text(" " * label_w), Text(" " * label_w)]
         for c in cols:
             style = CURSOR_LABEL_STYLE if c == cursor[1] else LABEL_STYLE
             s = col_sep(c)
-            lines[0].append(s + codes[c][0].ljust(cw), style)
-            lines[1].append(s + codes[c][1:].ljust(cw)[:cw], style)
+            header[0].append(s + codes[c][0].ljust(cw), style)
+            header[1].append(s + codes[c][1:].ljust(cw)[:cw], style)
     else:
-        line = Text(" " * label_w)
+        header = [Text(" " * label_w)]
         for c in cols:
             style = CURSOR_LABEL_STYLE if c == cursor[1] else LABEL_STYLE
-            line.append(col_sep(c) + codes[c].ljust(cw), style)
-        lines = [line]
-    for line in lines:
-        out.append("\n")
-        out.append_text(line)
+            header[0].append(col_sep(c) + codes[c].ljust(cw), style)
+    lines.extend(header)
     # Body.
     for r in rows:
-        out.append("\n")
         label_style = CURSOR_LABEL_STYLE if r == cursor[0] else LABEL_STYLE
-        out.append(row_labels[r][: label_w - 1].ljust(label_w), label_style)
+        line = Text(row_labels[r][: label_w - 1].ljust(label_w), label_style)
         for c in cols:
             s = col_sep(c)
             if s:
-                out.append(s, LABEL_STYLE)
+                line.append(s, LABEL_STYLE)
             _, value, is_zero = data.cell(r, c)
-            out.append_text(_cell(value, is_zero, cw, (r, c) == tuple(cursor)))
+            line.append_text(_cell(value, is_zero, cw, (r, c) == tuple(cursor)))
+        lines.append(line)
+    for line in lines:
+        line.truncate(width)
+    out = Text("\n", no_wrap=True, overflow="crop").join(lines)
     return out, (r0, c0)
 
 

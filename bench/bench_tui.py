@@ -1,0 +1,140 @@
+"""Replay app on a large recording: time to open, to load an episode, and playback rate.
+
+``python -m bench.bench_tui [--steps 1000000] [--path /tmp/jacwrap-bench-1M.jwr]`` writes a
+synthetic CartpoleBalance-sized recording (episodes of 1000 steps; kept and reused), then
+drives the real app headless (Textual's Pilot) and prints a small table:
+
+- open: from app start to the first step's heatmap on screen;
+- playback: steps shown per second while playing at 30 steps/s for a few seconds, and
+  the longest gap between two shown steps (a stutter shows up as a long gap);
+- peak RSS growth of the process while doing so (memory is bounded by the episode).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+
+from jacwrap.recording import RecordingHeader, RecordingWriter
+
+EPISODE = 1000
+
+
+def write_synthetic(path: Path, steps: int, envs: int = 100) -> None:
+    """A recording of ``steps`` steps in episodes of 1000, with switching zero patterns."""
+    nq, nu = 2, 1
+    n = 2 * nq
+    header = RecordingHeader(
+        env_name="CartpoleBalance",
+        nq=nq,
+        nv=nq,
+        nu=nu,
+        obs_dim=5,
+        state_labels=("qpos:slider", "qpos:hinge_1", "qvel:slider", "qvel:hinge_1"),
+        action_labels=("act:slider",),
+        threshold=1e-12,
+        policy="synthetic (bench)",
+    )
+    rng = np.random.default_rng(0)
+    rounds = steps // (envs * EPISODE)
+    with RecordingWriter(path, header, overwrite=True) as w:
+        for _ in range(rounds):
+            phase = rng.uniform(0, 2 * np.pi, envs)
+            for t in range(EPISODE):
+                s = np.sin(0.05 * t + phase)
+                js = np.broadcast_to(np.eye(n), (envs, n, n)).copy()
+                js[:, 0, 2] = js[:, 1, 3] = 0.01
+                js[:, 2, 1] = np.where(s > 0.3, 0.02 * s, 0.0)
+                js[:, 3, 1] = 0.3 * s
+                js[:, 3, 2] = np.where(s < -0.5, 1e-4 * s, 0.0)
+                ja = np.zeros((envs, n, nu))
+                ja[:, 2, 0] = 0.05
+                ja[:, 3, 0] = np.where(s > 0, -0.1 * s, 0.0)
+                state = rng.normal(size=(envs, n))
+                w.add_batch(
+                    obs=rng.normal(size=(envs, 5)).astype(np.float32),
+                    action=rng.uniform(-1, 1, (envs, nu)),
+                    reward=0.5 + 0.5 * s,
+                    terminated=np.zeros(envs, bool),
+                    truncated=np.full(envs, t == EPISODE - 1),
+                    state=state,
+                    next_state=state + 0.01,
+                    jac_state=js,
+                    jac_action=ja,
+                )
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def drive(path: Path, play_seconds: float) -> dict[str, float]:
+    from tui.app import ReplayApp
+
+    app = ReplayApp(path)
+    shown: list[float] = []
+    t0 = time.perf_counter()
+    async with app.run_test(size=(80, 24)) as pilot:
+        heatmap = app.query_one("#heatmap")
+        while heatmap.data is None:
+            await asyncio.sleep(0.005)
+        opened = time.perf_counter() - t0
+        rss_open = rss_mb()
+        original = app.show_step
+
+        def timed_show() -> None:
+            original()
+            shown.append(time.perf_counter())
+
+        app.show_step = timed_show
+        while app.speed_index != 5:  # 30 steps/s
+            await pilot.press("plus" if app.speed_index < 5 else "minus")
+        await pilot.press("space")
+        await asyncio.sleep(play_seconds)
+        app.show_step = original
+        await pilot.press("space")
+        for _ in range(3):  # episode switches: time to the next episode's first step
+            await pilot.press("n")
+            while app.loading_episode:
+                await asyncio.sleep(0.002)
+    gaps = np.diff(shown) if len(shown) > 1 else np.array([np.nan])
+    return {
+        "open_s": opened,
+        "steps_per_s": (len(shown) - 1) / (shown[-1] - shown[0]) if len(shown) > 1 else 0.0,
+        "max_gap_ms": float(np.max(gaps) * 1e3),
+        "p95_gap_ms": float(np.percentile(gaps, 95) * 1e3),
+        "rss_open_mb": rss_open,
+        "rss_end_mb": rss_mb(),
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=1_000_000)
+    p.add_argument("--path", type=Path, default=Path("/tmp/jacwrap-bench-1M.jwr"))
+    p.add_argument("--play", type=float, default=5.0, help="seconds of playback to time")
+    args = p.parse_args()
+    if not args.path.exists():
+        t = time.perf_counter()
+        write_synthetic(args.path, args.steps)
+        print(f"wrote {args.path} in {time.perf_counter() - t:.0f} s")
+    size_mb = args.path.stat().st_size / 2**20
+    r = asyncio.run(drive(args.path, args.play))
+    print(
+        f"{'file':<28} {'steps':>9} {'MB':>6} {'open s':>7} {'steps/s':>8} {'p95 gap ms':>11}"
+        f" {'max gap ms':>11} {'RSS MB':>7}"
+    )
+    print(
+        f"{args.path.name:<28} {args.steps:>9} {size_mb:>6.0f} {r['open_s']:>7.2f}"
+        f" {r['steps_per_s']:>8.1f} {r['p95_gap_ms']:>11.1f} {r['max_gap_ms']:>11.1f}"
+        f" {r['rss_end_mb']:>7.0f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
