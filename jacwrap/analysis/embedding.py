@@ -4,6 +4,9 @@ Each feature is z-scored first (ours: states, actions and velocities have very d
 scales; constant features become 0). The perplexity is the paper's 50, lowered to
 ``(k - 1) / 3`` when fewer than 151 samples are given (scikit-learn requires it to be well
 below the number of samples); the value used is returned so that figures can state it.
+The embedding runs on one thread by default: scikit-learn's OpenMP threads spin against
+each other and other processes on a busy small machine (2000 samples took 60 s on two
+threads and 21 s on one, on this project's shared 2-core machine).
 """
 
 from __future__ import annotations
@@ -28,14 +31,20 @@ def effective_perplexity(k: int, perplexity: float = PAPER_PERPLEXITY) -> float:
 
 
 def tsne_embed(
-    x: np.ndarray, perplexity: float = PAPER_PERPLEXITY, seed: int = 0
+    x: np.ndarray, perplexity: float = PAPER_PERPLEXITY, seed: int = 0, threads: int | None = 1
 ) -> tuple[np.ndarray, float]:
-    """Embed rows of ``x`` (k, d) in 2-D; returns (xy (k, 2), perplexity used)."""
+    """Embed rows of ``x`` (k, d) in 2-D; returns (xy (k, 2), perplexity used).
+
+    ``threads`` caps scikit-learn's native thread pools (None: no cap).
+    """
     from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits
 
     k = x.shape[0]
     if k < MIN_SAMPLES:
         raise ValueError(f"t-SNE needs at least {MIN_SAMPLES} samples, got {k}")
     p = effective_perplexity(k, perplexity)
     tsne = TSNE(n_components=2, perplexity=p, init="pca", learning_rate="auto", random_state=seed)
-    return tsne.fit_transform(standardise(x)), p
+    with threadpool_limits(threads):
+        xy = tsne.fit_transform(standardise(x))
+    return xy, p
