@@ -13,6 +13,7 @@ import os
 import struct
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import zstandard
@@ -29,8 +30,12 @@ from jacwrap.recording.header import FORMAT_VERSION, decode_header
 from jacwrap.recording.steps import EpisodeInfo, Steps
 
 
-def open_recording(path: str | os.PathLike, *, allow_truncated: bool = True) -> Recording:
+def open_recording(
+    path: str | os.PathLike | BinaryIO, *, allow_truncated: bool = True
+) -> Recording:
     """Open a recording for reading (lazy; use as a context manager or call ``close``).
+
+    ``path`` may also be a seekable binary file object (e.g. ``io.BytesIO``).
 
     A file without its index (writer killed) is recovered from its complete chunks and
     :attr:`Recording.truncated_tail` says what was dropped; with ``allow_truncated=False``
@@ -42,18 +47,26 @@ def open_recording(path: str | os.PathLike, *, allow_truncated: bool = True) -> 
 class Recording:
     """An open recording. See :func:`open_recording` and docs/FORMAT.md."""
 
-    def __init__(self, path: str | os.PathLike, *, allow_truncated: bool = True):
-        self.path = Path(path)
-        self._name = str(path)
-        try:
-            self._f = open(self.path, "rb")  # noqa: SIM115 - closed by close()
-        except IsADirectoryError:
-            raise NotARecordingError(f"{self._name}: is a directory") from None
-        try:
+    def __init__(self, path: str | os.PathLike | BinaryIO, *, allow_truncated: bool = True):
+        if hasattr(path, "read") and hasattr(path, "seek"):
+            self._f = path  # a binary file object (e.g. io.BytesIO); not closed by us
+            self._owned = False
+            self._name = str(getattr(path, "name", "<stream>"))
+            self.path = Path(self._name)
+            self._size = path.seek(0, os.SEEK_END)
+        else:
+            self.path = Path(path)
+            self._name = str(path)
+            try:
+                self._f = open(self.path, "rb")  # noqa: SIM115 - closed by close()
+            except IsADirectoryError:
+                raise NotARecordingError(f"{self._name}: is a directory") from None
+            self._owned = True
             self._size = os.fstat(self._f.fileno()).st_size
+        try:
             self._open(allow_truncated)
         except BaseException:
-            self._f.close()
+            self.close()
             raise
         self._cache: tuple[int, Steps] | None = None
 
@@ -319,8 +332,10 @@ class Recording:
             self._decode(j)
 
     def close(self) -> None:
+        """Close the file (a file object passed in by the caller is left open)."""
         self._cache = None
-        self._f.close()
+        if self._owned:
+            self._f.close()
 
     def __enter__(self) -> Recording:
         return self
