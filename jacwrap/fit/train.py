@@ -15,6 +15,8 @@ rounding does not blur the 1e-6 threshold.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -139,15 +141,25 @@ def _batches(num: int, batch: int, rng: np.random.Generator):
     return idx.reshape(steps, batch), weight.reshape(steps, batch)
 
 
-def _make_train_step(cfg: FitConfig, mcfg: ModelConfig, optimizer, batch: int):
-    """The jitted step (params, opt_state, arrays, norm, idx, weight, key) -> (.., [loss, mse, term])."""
+def _optimizer(cfg: FitConfig):
+    return optax.adamw(cfg.learning_rate, weight_decay=cfg.weight_decay)
+
+
+@functools.lru_cache(maxsize=32)
+def _train_step(cfg: FitConfig, batch: int):
+    """The jitted step (params, opt_state, arrays, norm, idx, weight, key) -> (.., [loss, mse, term]).
+
+    Cached per (config without the seed, batch size), so that seeds share compiled code.
+    """
     mode, residual = cfg.loss_mode, cfg.residual
     with_jac = needs_jacobian(mode)
     jb = min(cfg.jacobian_batch or batch, batch)
+    optimizer = _optimizer(cfg)
+    hidden, dropout, jacobian_weight = cfg.hidden, cfg.dropout, cfg.jacobian_weight
 
     def step(params, opt_state, arrays: SplitArrays, norm, idx, weight, key):
         x = arrays.x[idx]
-        keep = dropout_keep(key, batch, mcfg.hidden, mcfg.dropout, x.dtype)
+        keep = dropout_keep(key, batch, hidden, dropout, x.dtype)
 
         def loss_fn(p):
             if with_jac and jb == batch:
@@ -164,7 +176,7 @@ def _make_train_step(cfg: FitConfig, mcfg: ModelConfig, optimizer, batch: int):
             else:
                 term = jnp.zeros((), x.dtype)
             next_mse = state_mse(sn, arrays.next_n[idx], weight)
-            return mse + cfg.jacobian_weight * term, (term, next_mse)
+            return mse + jacobian_weight * term, (term, next_mse)
 
         (loss, (term, next_mse)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
         updates, opt_state = optimizer.update(grads, opt_state, params)
@@ -174,34 +186,51 @@ def _make_train_step(cfg: FitConfig, mcfg: ModelConfig, optimizer, batch: int):
     return jax.jit(step, donate_argnums=(0, 1))
 
 
+_COMPILED: dict = {}
+
+
+def _compiled_step(cfg: FitConfig, batch: int, *args):
+    """The step compiled ahead of time for these argument shapes (kept across fits)."""
+    sig = (cfg, batch, str(jax.tree.map(lambda x: (x.shape, x.dtype), args)))
+    if sig not in _COMPILED:
+        if len(_COMPILED) > 16:
+            _COMPILED.clear()
+        _COMPILED[sig] = _train_step(cfg, batch).lower(*args).compile()
+    return _COMPILED[sig]
+
+
+@functools.lru_cache(maxsize=16)
+def _eval_fns(n: int, residual: bool, thr: float):
+    """Jitted (forward, full) metric sums over one chunk of the test split."""
+
+    def forward(p, norm, arrays, idx, w):
+        _, sn = next_state_n(p, norm, arrays.x[idx], None, residual)
+        return jnp.sum(w * jnp.mean((sn - arrays.next_n[idx]) ** 2, -1))
+
+    def full(p, norm, arrays, idx, w):
+        _, sn, jh = forward_and_jacobian(p, norm, arrays.x[idx], None, residual)
+        jac, zero = arrays.jac[idx], arrays.zero[idx]
+        sp = sparsity_triplet(jh[..., :n], jh[..., n:], thr)
+        zw = w[:, None, None] * zero
+        return {
+            "mse": jnp.sum(w * jnp.mean((sn - arrays.next_n[idx]) ** 2, -1)),
+            "jac_mse": jnp.sum(w * jnp.mean((jh - jac) ** 2, (-2, -1))),
+            "jac_mae": jnp.sum(w * jnp.mean(jnp.abs(jh - jac), (-2, -1))),
+            "zero_mae": jnp.sum(zw * jnp.abs(jh)),
+            "zero_count": jnp.sum(zw),
+            "sparsity": jnp.sum(w[:, None] * sp, 0),
+        }
+
+    return jax.jit(forward), jax.jit(full)
+
+
 class _Evaluator:
     """Float64 metrics of a parameter set on the test split, in fixed-size padded chunks."""
 
     def __init__(self, test: SplitArrays, norm64: NormArrays, n: int, cfg: FitConfig):
-        self.test, self.norm, self.thr = test, norm64, cfg.learned_threshold
+        self.test, self.norm = test, norm64
         self.chunk = max(1, min(1024, test.num))
-        residual, thr = cfg.residual, cfg.learned_threshold
-
-        def forward(p, norm, arrays, idx, w):
-            _, sn = next_state_n(p, norm, arrays.x[idx], None, residual)
-            return jnp.sum(w * jnp.mean((sn - arrays.next_n[idx]) ** 2, -1))
-
-        def full(p, norm, arrays, idx, w):
-            _, sn, jh = forward_and_jacobian(p, norm, arrays.x[idx], None, residual)
-            jac, zero = arrays.jac[idx], arrays.zero[idx]
-            sp = sparsity_triplet(jh[..., :n], jh[..., n:], thr)
-            zw = w[:, None, None] * zero
-            return {
-                "mse": jnp.sum(w * jnp.mean((sn - arrays.next_n[idx]) ** 2, -1)),
-                "jac_mse": jnp.sum(w * jnp.mean((jh - jac) ** 2, (-2, -1))),
-                "jac_mae": jnp.sum(w * jnp.mean(jnp.abs(jh - jac), (-2, -1))),
-                "zero_mae": jnp.sum(zw * jnp.abs(jh)),
-                "zero_count": jnp.sum(zw),
-                "sparsity": jnp.sum(w[:, None] * sp, 0),
-            }
-
-        self._forward = jax.jit(forward)
-        self._full = jax.jit(full)
+        self._forward, self._full = _eval_fns(n, cfg.residual, cfg.learned_threshold)
 
     def _chunks(self, limit: int | None = None):
         num = self.test.num if limit is None else min(limit, self.test.num)
@@ -266,15 +295,14 @@ def fit(data: FitData, config: FitConfig, *, callback: Callback | None = None) -
     }
 
     batch = min(config.batch_size, train.num)
-    optimizer = optax.adamw(config.learning_rate, weight_decay=config.weight_decay)
-    opt_state = optimizer.init(params)
-    step = _make_train_step(config, mcfg, optimizer, batch)
+    opt_state = _optimizer(config).init(params)
     rng = np.random.default_rng(config.seed)
     steps_per_epoch = -(-train.num // batch)
 
     t0 = time.perf_counter()
     idx0, w0 = (jnp.asarray(a[0]) for a in _batches(train.num, batch, rng))
-    compiled = step.lower(params, opt_state, train, norm32, idx0, w0, key).compile()
+    step_cfg = dataclasses.replace(config, seed=0, epochs=0)
+    compiled = _compiled_step(step_cfg, batch, params, opt_state, train, norm32, idx0, w0, key)
     compile_s = time.perf_counter() - t0
 
     history: dict[str, list] = {
