@@ -14,6 +14,7 @@ import numpy as np
 
 from jacwrap.envs import EnvInfo
 from jacwrap.errors import JacwrapError
+from jacwrap.noise import ColoredNoiseProcess
 
 
 class PolicyError(JacwrapError, ValueError):
@@ -58,33 +59,72 @@ class ZeroPolicy:
         return np.zeros((obs.shape[0], self.m))
 
 
-class SB3Policy:
-    """A saved Stable-Baselines3 model, rolled out stochastically (its sampling noise)."""
+NOISE_BETA_ATTR = "colored_noise_beta"
+"""Attribute of a saved SB3 model holding its colored-noise exponent (absent: white, 0)."""
 
-    def __init__(self, path: Path, info: EnvInfo):
+
+class SB3Policy:
+    """A Stable-Baselines3 Gaussian policy rolled out stochastically with its colored noise.
+
+    ``act`` returns ``clip(mean(obs) + std * eps_t)`` where ``eps_t`` is one time step of a
+    1/f^beta sequence per env and action dimension (:class:`jacwrap.noise.ColoredNoiseProcess`,
+    a fresh sequence every ``episode_length`` steps), ``beta`` read from the saved model
+    (``colored_noise_beta``; 0, white noise, when absent). ``reset(num_envs, seed)`` draws
+    the noise for a batch of ``num_envs`` reproducibly from ``seed``.
+    """
+
+    def __init__(
+        self,
+        model,
+        info: EnvInfo,
+        *,
+        beta: float | None = None,
+        name: str = "model",
+        deterministic: bool = False,
+    ):
+        shape = model.action_space.shape
+        if shape != (info.nu,):
+            raise PolicyError(
+                f"policy {name} acts with shape {shape}, {info.name} expects ({info.nu},)"
+            )
+        self.model = model
+        self.beta = float(getattr(model, NOISE_BETA_ATTR, 0.0) if beta is None else beta)
+        self.deterministic = deterministic
+        self.seq_len = int(info.episode_length)
+        self.m = info.nu
+        self.low = np.asarray(info.ctrl_low)
+        self.high = np.asarray(info.ctrl_high)
+        mode = "deterministic" if deterministic else f"stochastic, colored noise beta={self.beta:g}"
+        self.description = f"sb3:{name} ({mode})"
+        self._process: ColoredNoiseProcess | None = None
+        self._seed: int | None = None
+
+    @classmethod
+    def load(cls, path: Path, info: EnvInfo) -> SB3Policy:
+        """Load a saved PPO ``.zip`` (CPU)."""
         from stable_baselines3 import PPO
 
         try:
-            self.model = PPO.load(str(path), device="cpu")
+            model = PPO.load(str(path), device="cpu")
         except Exception as exc:  # SB3 raises many kinds; name the file
             raise PolicyError(f"cannot load SB3 policy {path}: {exc}") from exc
-        shape = self.model.action_space.shape
-        if shape != (info.nu,):
-            raise PolicyError(
-                f"policy {path} acts with shape {shape}, {info.name} expects ({info.nu},)"
-            )
-        self.low = np.asarray(info.ctrl_low)
-        self.high = np.asarray(info.ctrl_high)
-        self.description = f"sb3:{Path(path).name} (stochastic)"
+        return cls(model, info, name=Path(path).name)
 
     def reset(self, num_envs: int, seed: int | None) -> None:
-        if seed is not None:
-            import torch
-
-            torch.manual_seed(seed)
+        self._seed = seed
+        self._process = ColoredNoiseProcess(self.beta, num_envs, self.m, self.seq_len, seed=seed)
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        action, _ = self.model.predict(obs.astype(np.float32), deterministic=False)
+        import torch
+
+        obs = np.asarray(obs, np.float32)
+        if self._process is None or self._process.shape[0] != obs.shape[0]:
+            self.reset(obs.shape[0], self._seed)
+        with torch.no_grad():
+            dist = self.model.policy.get_distribution(torch.as_tensor(obs)).distribution
+            mean = dist.mean.numpy().astype(np.float64)
+            std = dist.stddev.numpy().astype(np.float64)
+        action = mean if self.deterministic else mean + std * self._process.sample()
         return np.clip(action, self.low, self.high)
 
 
@@ -99,4 +139,4 @@ def load_policy(spec: str, info: EnvInfo) -> Policy:
         raise PolicyError(
             f"policy must be 'random', 'zero' or an SB3 .zip file; {spec!r} not found"
         )
-    return SB3Policy(path, info)
+    return SB3Policy.load(path, info)

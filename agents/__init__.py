@@ -1,0 +1,1 @@
+"""Colored-noise PPO expert agents: training (train_ppo), evaluation, shipped policies."""
