@@ -41,3 +41,15 @@ lint: setup
 # Benchmarks: prints ratios measured side by side in one run (record them in BENCHMARKS.md).
 bench: setup
     {{py}} -m bench.bench_env
+
+# Train one expert agent with its shipped settings (agents/presets.py) -> agents/policies/ENV.zip.
+train env *args: setup
+    {{py}} -m agents.train_ppo --preset {{env}} {{args}}
+
+# Train the eight expert agents one after another (about 1.5 h on 2 CPU cores; see agents/README.md).
+train-all: setup
+    for env in $({{py}} -c "from agents.presets import PRESETS; print(*PRESETS)"); do {{py}} -m agents.train_ppo --preset $env --no-progress; done
+
+# Evaluate every shipped agent: stochastic (its colored noise) and mean action, 10 episodes each.
+eval-agents episodes="10": setup
+    for f in agents/policies/*.zip; do env=$(basename $f .zip); {{py}} -m agents.evaluate $env $f --episodes {{episodes}}; {{py}} -m agents.evaluate $env $f --episodes {{episodes}} --deterministic; done
