@@ -114,9 +114,14 @@ class FitData:
             dropped_nonfinite=int(num - ok.sum()),
         )
 
-    def jacobian(self) -> np.ndarray:
-        """[J_s | J_a], (N, n, n+m) float64."""
-        return np.concatenate([self.jac_state, self.jac_action], axis=-1).astype(np.float64)
+    def jacobian(self, idx=None) -> np.ndarray:
+        """[J_s | J_a] of the rows ``idx`` (default all), (k, n, n+m) float64."""
+        js, ja = (
+            (self.jac_state, self.jac_action)
+            if idx is None
+            else (self.jac_state[idx], self.jac_action[idx])
+        )
+        return np.concatenate([js, ja], axis=-1).astype(np.float64)
 
 
 def split_indices(num: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

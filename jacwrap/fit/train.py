@@ -121,7 +121,7 @@ class SplitArrays(NamedTuple):
         x_n = norm.inputs.apply(np.concatenate([s, a], axis=-1))
         sp_n = norm.outputs.apply(sp)
         net_target = norm.deltas.apply(sp - s) if residual else sp_n
-        jac_n = normalize_jacobian(data.jacobian()[idx], norm.inputs.std, norm.outputs.std)
+        jac_n = normalize_jacobian(data.jacobian(idx), norm.inputs.std, norm.outputs.std)
         return cls(
             x=jnp.asarray(x_n, dtype=dtype),
             net_target=jnp.asarray(net_target, dtype=dtype),
