@@ -6,12 +6,14 @@ writes it to ``path`` and returns the path.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 from jacwrap.analysis.accumulators import HIST_EDGES
 
@@ -36,14 +38,18 @@ def zero_pct_heatmaps(
     """Q2: per-element percentage of samples in which J_s / J_a elements are zero (0-100 %)."""
     n, m = pct_state.shape[0], pct_action.shape[1]
     cell = 0.42 if n > 8 else 0.7
-    fig = Figure(figsize=(max(6.0, cell * (n + m) + 3.0), max(3.5, cell * n + 2.0)))
-    gs = fig.add_gridspec(1, 3, width_ratios=[n, max(m, 1), 0.4], wspace=0.08 + 0.02 * (n < 6))
+    fig = Figure(
+        figsize=(max(6.0, cell * (n + m) + 3.0), max(3.5, cell * n + 2.2)), layout="constrained"
+    )
+    axes = fig.subplots(1, 2, width_ratios=[n, max(m, 1)])
     annotate = n <= 8
     im = None
-    for k, (mat, cols, name) in enumerate(
-        ((pct_state, state_labels, "J_s = ds'/ds"), (pct_action, action_labels, "J_a = ds'/da"))
+    for k, (ax, mat, cols, name) in enumerate(
+        (
+            (axes[0], pct_state, state_labels, "J_s = ds'/ds"),
+            (axes[1], pct_action, action_labels, "J_a = ds'/da"),
+        )
     ):
-        ax = fig.add_subplot(gs[0, k])
         im = ax.imshow(mat, vmin=0, vmax=100, cmap="viridis", aspect="equal")
         ax.set_title(name, fontsize=10)
         ax.set_xticks(range(mat.shape[1]), list(cols), rotation=90, fontsize=7)
@@ -58,8 +64,7 @@ def zero_pct_heatmaps(
                 if np.isfinite(v):
                     ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=7,
                             color="black" if v > 60 else "white")  # fmt: skip
-    cax = fig.add_subplot(gs[0, 2])
-    fig.colorbar(im, cax=cax, label="% of samples zero")
+    fig.colorbar(im, ax=axes, label="% of samples zero", shrink=0.8)
     fig.suptitle(title, fontsize=11)
     return _save(fig, path)
 
@@ -71,7 +76,7 @@ def sparsity_histograms(
 
     ``density`` (K, 10) and ``means`` (K,) for the K kinds named in ``labels``.
     """
-    fig = Figure(figsize=(4.2 * len(labels), 3.4))
+    fig = Figure(figsize=(4.2 * len(labels), 3.6), layout="constrained")
     axes = fig.subplots(1, len(labels), sharey=True, squeeze=False)[0]
     centers = 0.5 * (HIST_EDGES[:-1] + HIST_EDGES[1:])
     width = HIST_EDGES[1] - HIST_EDGES[0]
@@ -79,7 +84,7 @@ def sparsity_histograms(
         ax.bar(centers, d, width=width, color="C0", edgecolor="white", alpha=0.85)
         if np.isfinite(mu):
             ax.axvline(mu, color="C3", lw=2, label=f"mean {mu:.3f}")
-            ax.legend(fontsize=8, loc="upper left")
+            ax.legend(fontsize=8, loc="upper right")
         ax.set_xlim(0, 1)
         ax.set_xticks(HIST_EDGES[::2])
         ax.set_xlabel(f"sparsity of {name} per sample")
@@ -90,23 +95,30 @@ def sparsity_histograms(
 
 
 def tsne_scatter(xy: np.ndarray, colour: np.ndarray, title: str, note: str, path: Path) -> Path:
-    """Q2: 2-D t-SNE of (s, a, s') coloured by combined sparsity; ``note`` states the cap."""
-    fig = Figure(figsize=(6.0, 5.2))
+    """Q2: 2-D t-SNE of (s, a, s') coloured by combined sparsity; ``note`` states the cap.
+
+    The colour scale spans the sample's range of sparsity (widened to 0.1 if narrower), so
+    that small differences stay visible; the colour bar shows the values.
+    """
+    fig = Figure(figsize=(6.4, 5.6), layout="constrained")
     ax = fig.add_subplot()
-    sc = ax.scatter(xy[:, 0], xy[:, 1], c=colour, s=6, cmap="viridis", vmin=0, vmax=1)
+    lo, hi = float(np.nanmin(colour)), float(np.nanmax(colour))
+    if hi - lo < 0.1:
+        mid = 0.5 * (lo + hi)
+        lo, hi = max(0.0, mid - 0.05), min(1.0, mid + 0.05)
+    sc = ax.scatter(xy[:, 0], xy[:, 1], c=colour, s=6, cmap="viridis", vmin=lo, vmax=hi)
     fig.colorbar(sc, ax=ax, label="combined sparsity of [J_s | J_a]")
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_xlabel("t-SNE 1")
     ax.set_ylabel("t-SNE 2")
-    ax.set_title(title, fontsize=11)
-    fig.text(0.01, -0.02, note, fontsize=8, ha="left", va="top", wrap=True)
+    ax.set_title(title + "\n" + textwrap.fill(note, 80), fontsize=9)
     return _save(fig, path)
 
 
 def rollout_sparsity(t: np.ndarray, sparsity: np.ndarray, title: str, path: Path) -> Path:
     """Q3: per-step sparsity of J_s and J_a over one rollout (non-finite steps are gaps)."""
-    fig = Figure(figsize=(8.0, 3.4))
+    fig = Figure(figsize=(8.0, 3.4), layout="constrained")
     ax = fig.add_subplot()
     ax.plot(t, sparsity[:, 0], lw=1.0, label="J_s", color="C0")
     ax.plot(t, sparsity[:, 1], lw=1.0, label="J_a", color="C1")
@@ -143,7 +155,7 @@ def run_length_histograms(
     ``panels``: (name, zero_hist, nonzero_hist, mean_zero, mean_nonzero) per matrix, where
     ``*_hist[L]`` counts runs of length L.
     """
-    fig = Figure(figsize=(4.6 * len(panels), 3.6))
+    fig = Figure(figsize=(4.6 * len(panels), 3.6), layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, (name, zh, nzh, mz, mnz) in zip(axes, panels, strict=True):
         longest = max(zh.size, nzh.size) - 1
@@ -153,14 +165,15 @@ def run_length_histograms(
                 continue
             edges = log_bins(longest)
             dens = binned_density(hist, edges)
-            keep = dens > 0
-            centers = np.sqrt(edges[:-1] * edges[1:])
-            ax.plot(centers[keep], dens[keep], "o-", ms=3, color=colour, label=f"{label} runs")
+            ax.stairs(np.where(dens > 0, dens, np.nan), edges, color=colour, lw=1.6,
+                      baseline=None, label=f"{label} runs")  # fmt: skip
             ax.axvline(mean, color=colour, ls="--", lw=1.5, label=f"mean {label} {mean:.1f}")
             drawn = True
         if drawn:
             ax.set_xscale("log")
             ax.set_yscale("log")
+            ax.xaxis.set_major_formatter(ScalarFormatter())
+            ax.xaxis.set_minor_formatter(NullFormatter())
             ax.legend(fontsize=7)
         else:
             ax.text(0.5, 0.5, "no element switched", ha="center", va="center")

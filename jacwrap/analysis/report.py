@@ -165,6 +165,10 @@ def _env_order(name: str) -> tuple[int, str]:
     return (PAPER_ENVS.index(name) if name in PAPER_ENVS else len(PAPER_ENVS), name)
 
 
+def _num(x: float) -> str:
+    return "-" if np.isnan(x) else f"{x:.2f}"
+
+
 def _dirname(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=@-]+", "_", label)
 
@@ -182,7 +186,7 @@ class _Index:
 
     def figure(self, png: Path, line: str, data: Sequence[Path]) -> None:
         self.written += [png, *data]
-        links = ", ".join(f"[{p.suffix[1:]}]({self.rel(p)})" for p in data)
+        links = ", ".join(f"[{p.name}]({self.rel(p)})" for p in data)
         self.lines += [f"![{png.stem}]({self.rel(png)})", "", f"{line} Data: {links}.", ""]
 
     def table(self, line: str, data: Sequence[Path]) -> None:
@@ -308,7 +312,7 @@ def _write_env(
         xy, p = tsne_embed(sample.x, perplexity, seed)
         note = (
             f"{len(sample)} of {sample.eligible} finite steps of the first "
-            f"{len(sample.episodes)} episode(s) (cap {sample.cap} samples, "
+            f"{len(sample.episodes)} episodes (cap {sample.cap} samples, "
             f"{sample.max_episodes} episodes); features z-scored; perplexity {p:g}."
         )
         tsne_rows = [
@@ -388,9 +392,10 @@ def _write_env(
     idx.figure(
         png,
         "Q3: log-log histograms of the lengths of zero and non-zero runs of every element "
-        "(runs lasting a whole episode excluded); mean zero / non-zero durations "
-        f"J_s {runs.state.mean_zero:.2f} / {runs.state.mean_nonzero:.2f}, "
-        f"J_a {runs.action.mean_zero:.2f} / {runs.action.mean_nonzero:.2f} steps.",
+        "(runs lasting a whole episode excluded); mean zero / non-zero durations in steps "
+        f"J_s {_num(runs.state.mean_zero)} / {_num(runs.state.mean_nonzero)}, "
+        f"J_a {_num(runs.action.mean_zero)} / {_num(runs.action.mean_nonzero)} "
+        "(- : no element switched).",
         [lcsv],
     )
 
