@@ -16,6 +16,15 @@ INTRO = (
 )
 
 
+#: How key names read in the help screen.
+KEY_NAMES = {"question_mark": "?", "plus": "+", "equals_sign": "=", "minus": "-"}
+
+
+def key_names(key: str) -> str:
+    """``"plus,equals_sign"`` -> ``"+ ="``: a binding's keys as a person types them."""
+    return " ".join(KEY_NAMES.get(k.strip(), k.strip()) for k in key.split(","))
+
+
 def keys_table(bindings: list[Binding]) -> Table:
     """A two-column table (keys, what they do) of ``bindings`` that have a description."""
     table = Table(box=None, show_header=False, padding=(0, 1))
@@ -24,8 +33,7 @@ def keys_table(bindings: list[Binding]) -> Table:
     for b in bindings:
         if not b.description:
             continue
-        keys = b.key_display or ", ".join(k.strip() for k in b.key.split(","))
-        table.add_row(keys, b.tooltip or b.description)
+        table.add_row(key_names(b.key), b.tooltip or b.description)
     return table
 
 
@@ -36,12 +44,12 @@ class HelpScreen(ModalScreen[None]):
 
     def __init__(self, bindings: list[Binding]) -> None:
         super().__init__()
-        self._bindings = bindings
+        self.key_bindings = bindings
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box"):
             yield Static("Keys", classes="title")
-            yield Static(keys_table(self._bindings), id="help-keys")
+            yield Static(keys_table(self.key_bindings), id="help-keys")
             yield Static(INTRO, id="help-intro")
 
     async def action_dismiss(self, result=None) -> None:
