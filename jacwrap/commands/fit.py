@@ -40,7 +40,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="recording(s) (.jwr) of one env")
-    p.add_argument("--loss-mode", choices=MODE_CHOICES, default="all", help="default: all")
+    p.add_argument(
+        "--loss-mode",
+        nargs="+",
+        choices=MODE_CHOICES,
+        default=["all"],
+        metavar="MODE",
+        help=f"one or more of {{{', '.join(MODE_CHOICES)}}} (default: all)",
+    )
     p.add_argument("--seeds", type=int, default=1, help="number of seeds per mode (default 1)")
     p.add_argument("--first-seed", type=int, default=0, help="seeds are S, S+1, ... (default 0)")
     p.add_argument("--epochs", type=int, default=100, help="default 100 (the paper's)")
@@ -76,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.seeds < 1 or args.epochs < 0:
         raise SystemExit("jacwrap fit: --seeds must be >= 1 and --epochs >= 0")
-    modes = LOSS_MODES if args.loss_mode == "all" else (args.loss_mode,)
+    modes = [m for m in LOSS_MODES if m in args.loss_mode or "all" in args.loss_mode]
     out = Path(args.out) if args.out else fits_dir(args.files[0])
     data = load_fit_data(args.files, max_samples=args.max_samples)
     print(
@@ -142,7 +149,6 @@ class _progress:
                 unit="sample",
                 unit_scale=True,
                 file=sys.stderr,
-                dynamic_ncols=True,
             )
             self.bar.set_postfix_str(f"epoch 0/{self.epochs}")
         elif event == "batch" and self.bar is not None:
