@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from oracles import chained_fd
 from toy_env import SliderEnv, analytic_jacobians
 
 import jacwrap
+from jacwrap.finite_differences import chained_fd
 
 
 def test_toy_slider_matches_hand_derived_jacobians():

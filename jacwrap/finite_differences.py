@@ -1,4 +1,7 @@
-"""Independent oracle: MuJoCo C's finite-difference transition Jacobians, chained over substeps.
+"""MuJoCo C's finite-difference transition Jacobians, chained over substeps.
+
+The independent oracle of the tests and the peer of the benchmark (what a user would pick
+without jacwrap); never the ground truth.
 
 For an env step of k physics steps with the control held, J_s = A_k ... A_1 and
 J_a = sum_i A_k ... A_(i+1) B_i (SPEC.md), where (A_i, B_i) = ``mjd_transitionFD`` at the

@@ -1,0 +1,148 @@
+"""Jacobian-step throughput, side by side in one run (`just bench`).
+
+For each task and batch size: plain env steps/s, Jacobian steps/s (both through
+:class:`jacwrap.batch.EnvBatch`, i.e. what the Gymnasium/SB3 adapters deliver, host
+transfer included), their ratio next to the forward-mode price (n + m), and MuJoCo C's
+chained centered finite differences (`mjd_transitionFD` over the substeps) on the same
+states, one core. Then cold-compile and warm-cache time to the first Jacobian step, each in
+a fresh process.
+
+    python -m bench.bench_env [--envs CartpoleBalance CheetahRun] [--batches 1 32 128]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+
+def throughput(name: str, batch: int, jacobians: bool, seconds: float = 3.0) -> float:
+    from jacwrap.batch import EnvBatch
+    from jacwrap.envs import describe, load_playground
+
+    env = load_playground(name)
+    b = EnvBatch(env, describe(env, name), batch, jacobians=jacobians)
+    b.reset(list(range(batch)))
+    rng = np.random.default_rng(0)
+    acts = rng.uniform(-1, 1, (64, batch, env.action_size))
+    b.step(acts[0])  # compile (or cache hit)
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        b.step(acts[n % 64])
+        n += 1
+    return n * batch / (time.perf_counter() - t0)
+
+
+def fd_throughput(name: str, samples: int = 20) -> float:
+    from jacwrap.envs import describe, load_playground
+    from jacwrap.finite_differences import chained_fd
+    from jacwrap.gym_env import JacobianWrapper
+
+    env = load_playground(name)
+    info = describe(env, name)
+    wrapper = JacobianWrapper(env, name=name, jacobians=False)
+    wrapper.reset(seed=0)
+    rng = np.random.default_rng(0)
+    states, actions = [], []
+    for _ in range(samples):
+        a = rng.uniform(-1, 1, info.nu)
+        _, _, _, _, step = wrapper.step(a.astype(np.float32))
+        states.append(step["state"])
+        actions.append(a)
+    t0 = time.perf_counter()
+    for s, a in zip(states, actions, strict=True):
+        chained_fd(env.mj_model, s[: info.nq], s[info.nq :], a, info.n_substeps)
+    return samples / (time.perf_counter() - t0)
+
+
+_FIRST_STEP = r"""
+import time, sys, json
+t0 = time.perf_counter()
+import numpy as np
+import jacwrap
+from jacwrap.batch import EnvBatch
+from jacwrap.envs import describe, load_playground
+t1 = time.perf_counter()
+env = load_playground(sys.argv[1])
+b = EnvBatch(env, describe(env, sys.argv[1]), int(sys.argv[2]))
+b.reset(list(range(int(sys.argv[2]))))
+b.step(np.zeros((int(sys.argv[2]), env.action_size)))
+t2 = time.perf_counter()
+print(json.dumps({"import_s": t1 - t0, "first_step_s": t2 - t1}))
+"""
+
+
+def first_step(name: str, batch: int, cache_dir: str) -> dict:
+    env = {**os.environ, "JACWRAP_CACHE_DIR": cache_dir}
+    out = subprocess.run(
+        [sys.executable, "-c", _FIRST_STEP, name, str(batch)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--envs", nargs="+", default=["CartpoleBalance", "CheetahRun"])
+    ap.add_argument("--batches", nargs="+", type=int, default=[1, 32, 128])
+    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--no-compile", action="store_true", help="skip the cold/warm start runs")
+    args = ap.parse_args(argv)
+
+    import jax
+
+    import jacwrap  # noqa: F401  (float64 + cache)
+    from jacwrap.envs import describe, load_playground
+
+    print(
+        f"# jacwrap env benchmark  {time.strftime('%Y-%m-%d')}  {platform.machine()}, "
+        f"{os.cpu_count()} cores, jax {jax.__version__}, devices {jax.devices()}"
+    )
+    print()
+    print(
+        "| env | n+m | batch | plain steps/s | Jacobian steps/s | ratio plain/Jacobian | "
+        "MuJoCo C chained FD steps/s (1 core) | Jacobian / FD |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for name in args.envs:
+        env = load_playground(name)
+        info = describe(env, name)
+        fd = fd_throughput(name)
+        for batch in args.batches:
+            plain = throughput(name, batch, False, args.seconds)
+            jac = throughput(name, batch, True, args.seconds)
+            print(
+                f"| {name} | {info.n + info.m} | {batch} | {plain:,.0f} | {jac:,.0f} | "
+                f"{plain / jac:.1f} | {fd:,.0f} | {jac / fd:.2f} |",
+                flush=True,
+            )
+    if args.no_compile:
+        return 0
+    print()
+    print("| env | batch | cold: first Jacobian step (s) | warm cache: first Jacobian step (s) |")
+    print("|---|---|---|---|")
+    for name in args.envs:
+        for batch in args.batches:
+            with tempfile.TemporaryDirectory() as cache:
+                cold = first_step(name, batch, cache)
+                warm = first_step(name, batch, cache)
+            print(
+                f"| {name} | {batch} | {cold['first_step_s']:.1f} | {warm['first_step_s']:.1f} |",
+                flush=True,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
