@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import resource
 import time
+import tracemalloc
 from types import SimpleNamespace
 
 import numpy as np
@@ -70,6 +71,33 @@ def synthetic_chunks(pool: SimpleNamespace, steps: int, chunk: int):
         done += b - a
 
 
+def write_recording(path: str, pool: SimpleNamespace, steps: int, seed: int = 0) -> None:
+    """Write the cycled pool as a CheetahRun-shaped .jwr (Gaussian values where non-zero)."""
+    from jacwrap.recording import RecordingWriter
+    from jacwrap.recording.synthetic import synthetic_header
+
+    h = synthetic_header(N, M, 17, env_name="CheetahRunSynthetic")
+    rng = np.random.default_rng(seed)
+    with RecordingWriter(path, h, overwrite=True) as w:
+        for c in synthetic_chunks(pool, steps, EP_LEN):
+            k = c.finite.size
+            js = np.where(c.zero_state, 0.0, rng.normal(size=(k, N, N)))
+            ja = np.where(c.zero_action, 0.0, rng.normal(size=(k, N, M)))
+            js[~c.finite, 0, 0] = np.nan
+            for i in range(k):
+                w.add(
+                    obs=np.zeros(17),
+                    action=c.action[i],
+                    reward=0.0,
+                    terminated=False,
+                    truncated=bool(c.t[i] == EP_LEN - 1),
+                    state=c.state[i],
+                    next_state=c.next_state[i],
+                    jac_state=js[i],
+                    jac_action=ja[i],
+                )
+
+
 def time_stream(chunks, tsne_cap: int) -> tuple[float, StreamStats]:
     st = StreamStats(N, M, tsne_cap=tsne_cap, tsne_episodes=10 if tsne_cap else 0)
     t0 = time.perf_counter()
@@ -84,9 +112,20 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--steps", type=int, default=1_000_000)
     ap.add_argument("--chunk", type=int, default=4096)
     ap.add_argument("--recording", default=None, help="also time a real .jwr file")
+    ap.add_argument(
+        "--write-recording",
+        type=int,
+        default=0,
+        metavar="K",
+        help="first write K synthetic steps to --recording (then time reading it)",
+    )
     args = ap.parse_args(argv)
 
     pool = synthetic_pool()
+    if args.recording and args.write_recording:
+        t0 = time.perf_counter()
+        write_recording(args.recording, pool, args.write_recording)
+        print(f"wrote {args.write_recording:,} steps in {time.perf_counter() - t0:.1f} s")
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rows = []
     secs, st = time_stream(synthetic_chunks(pool, args.steps, args.chunk), 0)
@@ -94,6 +133,12 @@ def main(argv: list[str] | None = None) -> None:
     secs, st = time_stream(synthetic_chunks(pool, args.steps, args.chunk), 2000)
     rows.append(("synthetic, + t-SNE reservoir (cap 2000)", args.steps, secs))
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peaks = []
+    for k in (args.steps // 10, args.steps):  # memory must not grow with the steps
+        tracemalloc.start()
+        time_stream(synthetic_chunks(pool, k, args.chunk), 2000)
+        peaks.append((k, tracemalloc.get_traced_memory()[1] / 2**20))
+        tracemalloc.stop()
     t0 = time.perf_counter()
     _, p = tsne_embed(st.tsne.x, seed=0)
     rows.append((f"t-SNE embedding of {len(st.tsne)} samples (perplexity {p:g})", len(st.tsne),
@@ -107,13 +152,14 @@ def main(argv: list[str] | None = None) -> None:
             for _ in rec.iter_chunks():
                 pass
             read = time.perf_counter() - t0
+            chunk_len = rec.num_steps / max(rec.num_chunks, 1)
             t0 = time.perf_counter()
             s = StreamStats(h.n, h.m, tsne_cap=0, tsne_episodes=0)
             for c in rec.iter_chunks():
                 s.update(c)
             s.finish()
-            rows.append((f"reader only, {h.env_name}", rec.num_steps, read))
-            rows.append((f"reader + reductions, {h.env_name}", rec.num_steps,
+            rows.append((f"reader only ({chunk_len:.0f}-step chunks)", rec.num_steps, read))
+            rows.append(("reader + reductions, no t-SNE", rec.num_steps,
                          time.perf_counter() - t0))  # fmt: skip
 
     print(f"CheetahRun shape n={N} m={M}, chunks of {args.chunk} steps, episodes of {EP_LEN}")
@@ -121,6 +167,10 @@ def main(argv: list[str] | None = None) -> None:
     for what, k, s in rows:
         print(f"| {what} | {k:,} | {s:.2f} | {k / s:,.0f} |")
     print(f"peak RSS {rss1:.0f} MiB (synthetic pool alone {rss0:.0f} MiB)")
+    print(
+        "peak memory allocated while streaming (tracemalloc, t-SNE reservoir on): "
+        + ", ".join(f"{k:,} steps {mib:.1f} MiB" for k, mib in peaks)
+    )
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ streaming accumulators and of :mod:`jacwrap.runs`.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import re
@@ -15,7 +14,7 @@ import re
 import numpy as np
 import pytest
 
-from jacwrap.commands import analyze as analyze_command
+from jacwrap.cli import main
 from jacwrap.recording import open_recording, record_rollouts
 
 EPISODES, STEPS = 2, 200
@@ -39,10 +38,7 @@ def _naive_runs(series: list[bool]) -> list[tuple[bool, int]]:
 
 def test_record_then_analyze_cartpole(cartpole, tmp_path):
     out = tmp_path / "analysis"
-    parser = argparse.ArgumentParser(prog="jacwrap")
-    analyze_command.add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["analyze", str(cartpole), "--out", str(out), "--tsne-cap", "120"])
-    assert args.func(args) == 0
+    assert main(["analyze", str(cartpole), "--out", str(out), "--tsne-cap", "120"]) == 0
 
     index = (out / "index.md").read_text()
     links = re.findall(r"\]\(([^)]+)\)", index)

@@ -6,7 +6,6 @@ there); it is written with the real RecordingWriter and read back by the real re
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import re
@@ -17,7 +16,7 @@ import pytest
 from analysis_data import make_steps, planted
 
 from jacwrap.analysis.report import analyze, collect
-from jacwrap.commands import analyze as analyze_command
+from jacwrap.cli import main
 from jacwrap.recording import RecordingHeader, RecordingWriter
 
 
@@ -61,14 +60,6 @@ def random_steps(k: int, n: int, m: int = 1, episodes: int = 1, seed: int = 0):
     zs, za = rng.random((k, n, n)) < 0.4, rng.random((k, n, m)) < 0.4
     return make_steps(zs, za, np.repeat(np.arange(episodes), -(-k // episodes))[:k],
                       np.arange(k), seed=seed)  # fmt: skip
-
-
-def main(argv: list[str]) -> int:
-    """``jacwrap analyze`` as the CLI runs it (only this command's parser is built)."""
-    parser = argparse.ArgumentParser(prog="jacwrap")
-    analyze_command.add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
