@@ -188,9 +188,11 @@ async def test_play_pause_and_speed():
         assert "PAUSE 5/s" in status(app)
         await pilot.press("plus", "plus", "plus", "plus", "plus", "plus")  # 5 -> ... -> 240
         assert "240/s" in status(app)
+        await pilot.press("minus", "minus", "minus")
+        assert "30/s" in status(app)
         await pilot.press("space")
         assert "PLAY" in status(app)
-        await pilot.pause(0.3)
+        await pilot.pause(0.2)  # about 6 steps of the 120
         await pilot.press("space")
         await settle(pilot, app)
         assert "PAUSE" in status(app)

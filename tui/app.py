@@ -143,6 +143,14 @@ class ReplayApp(App[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        # Kept once: per-step updates never query the DOM (and are harmless during teardown).
+        self.w_status = self.query_one("#status", Static)
+        self.w_heatmap = self.query_one(JacobianHeatmap)
+        self.w_bars = self.query_one(SparsityBars)
+        self.w_selected = self.query_one(SelectedPanel)
+        self.w_episode = self.query_one(EpisodePanel)
+        self.w_fit = self.query_one(FitPanel)
+        self.w_trace = self.query_one(EpisodeTrace)
         self._restart_timer()
         self.open_worker()
 
@@ -221,7 +229,7 @@ class ReplayApp(App[None]):
 
     @on(OpenFailed)
     def _open_failed(self, message: OpenFailed) -> None:
-        self.query_one("#status", Static).update(f" {self.path.name} · cannot open")
+        self.w_status.update(f" {self.path.name} · cannot open")
         self.push_screen(ErrorScreen("Cannot open recording", message.message))
 
     @on(ReadFailed)
@@ -235,8 +243,8 @@ class ReplayApp(App[None]):
         self.loading_episode = False
         self.view = message.view
         self.episode_index = message.view.index
-        self.query_one(EpisodeTrace).set_episode(message.view.sparsity, message.view.reward)
-        self.query_one(EpisodePanel).update(render_episode(message.view))
+        self.w_trace.set_episode(message.view.sparsity, message.view.reward)
+        self.w_episode.update(render_episode(message.view))
         self.goto(message.t)
 
     @on(BlockLoaded)
@@ -248,7 +256,7 @@ class ReplayApp(App[None]):
     @on(FitsFound)
     def _fits_found(self, message: FitsFound) -> None:
         self.fits = message.summaries
-        self.query_one(FitPanel).update(render_fit(self.fits))
+        self.w_fit.update(render_fit(self.fits))
 
     # ---------------------------------------------------------------- state
     def load_episode(self, index: int, t: int = 0) -> None:
@@ -290,10 +298,10 @@ class ReplayApp(App[None]):
             return
         t = self.t
         self._update_status()
-        self.query_one(SparsityBars).show(view.sparsity[t])
-        self.query_one(EpisodeTrace).set_step(t)
+        self.w_bars.show(view.sparsity[t])
+        self.w_trace.set_step(t)
         data = self.step_data()
-        heatmap = self.query_one(JacobianHeatmap)
+        heatmap = self.w_heatmap
         if data is None:  # never show another step's values: blank until the block is read
             heatmap.set_data(None)
             self._wanted_block = self.source.block_of(view.start + t)
@@ -302,7 +310,7 @@ class ReplayApp(App[None]):
             heatmap.set_data(data)
             self._maybe_prefetch()
         row, col = heatmap.cursor
-        self.query_one(SelectedPanel).update(render_selected(data, view, row, col, t), layout=False)
+        self.w_selected.update(render_selected(data, view, row, col, t), layout=False)
 
     def _maybe_prefetch(self) -> None:
         source, view = self.source, self.view
@@ -314,7 +322,7 @@ class ReplayApp(App[None]):
             self.prefetch_worker(block + 1)
 
     def _update_status(self) -> None:
-        status = self.query_one("#status", Static)
+        status = self.w_status
         if self.source is None:
             return
         header = self.source.header
@@ -408,13 +416,11 @@ class ReplayApp(App[None]):
         self.push_screen(SeekScreen(self.view.length), chosen)
 
     def action_cell(self, drow: int, dcol: int) -> None:
-        heatmap = self.query_one(JacobianHeatmap)
+        heatmap = self.w_heatmap
         heatmap.move_cursor(drow, dcol)
         if self.view is not None:
             row, col = heatmap.cursor
-            self.query_one(SelectedPanel).update(
-                render_selected(self.step_data(), self.view, row, col, self.t)
-            )
+            self.w_selected.update(render_selected(self.step_data(), self.view, row, col, self.t))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(list(self.BINDINGS)))
