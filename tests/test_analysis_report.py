@@ -162,20 +162,25 @@ def test_bad_inputs_reported_and_others_analysed(tmp_path, capsys):
     garbage = tmp_path / "garbage.jwr"
     garbage.write_bytes(b"not a recording at all" * 10)
     missing = tmp_path / "missing.jwr"
-    files = [empty, good, corrupt, garbage, other_env, missing]
+    clash = write(tmp_path / "clash.jwr", random_steps(5, 4), header("Toy", 2))
+    allnan = random_steps(6, 2, seed=5)
+    allnan.jac_state[:] = np.nan
+    all_nonfinite = write(tmp_path / "nan.jwr", allnan, header("ToyNaN"))
+    files = [empty, good, corrupt, garbage, other_env, missing, clash, all_nonfinite]
     code = main(["analyze", *map(str, files), "--out", str(tmp_path / "out"), "--no-tsne"])
     err = capsys.readouterr().err
     assert code == 0
-    for bad in (empty, corrupt, garbage, missing):
+    for bad in (empty, corrupt, garbage, missing, clash):
         assert re.search(rf"skipping {re.escape(str(bad))}: .+", err), err
-    assert "empty recording" in err
+    assert "empty recording" in err and "dims (4, 1) differ from (2, 1)" in err
     rows = read_csv(tmp_path / "out" / "q1_global_sparsity.csv")
-    assert [(r["env"], r["state_dim"], r["samples"]) for r in rows] == [
-        ("Toy", "2", "20"),
-        ("Toy2", "4", "12"),
+    assert [(r["env"], r["state_dim"], r["samples"], r["nonfinite_excluded"]) for r in rows] == [
+        ("Toy", "2", "20", "1"),
+        ("Toy2", "4", "12", "0"),
+        ("ToyNaN", "2", "0", "6"),
     ]
     index = (tmp_path / "out" / "index.md").read_text()
-    assert index.count("- skipped ") == 4 and "not drawn, disabled" in index
+    assert index.count("- skipped ") == 5 and "not drawn, disabled" in index
     assert all(
         (tmp_path / "out" / link).is_file() for link in index_links(tmp_path / "out" / "index.md")
     )
