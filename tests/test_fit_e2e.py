@@ -78,6 +78,15 @@ def test_load_fit_data_from_recordings(tmp_path):
         load_fit_data([tmp_path / "one.jwr", tmp_path / "other.jwr"])
 
 
+def test_load_fit_data_names_a_bad_file(tmp_path):
+    from jacwrap.errors import JacwrapError
+
+    bad = tmp_path / "notes.jwr"
+    bad.write_bytes(b"hello, not a recording")
+    with pytest.raises(JacwrapError, match="notes.jwr"):
+        load_fit_data(bad)
+
+
 def test_fit_command_on_a_synthetic_recording(tmp_path, capsys):
     _write_linear(tmp_path / "lin.jwr", steps=200)
     out = tmp_path / "fits"

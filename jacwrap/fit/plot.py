@@ -70,13 +70,16 @@ def plot_fit_comparison(summaries, path: str | Path, kind: str = "combined") -> 
     _strip(axes[0], mse, labels, floor_label=None)
     axes[0].set_ylabel("test next-state MSE (normalised)")
     refs = [v for v in (target, initial) if math.isfinite(v) and v > 0]
-    _strip(axes[1], induced, labels, floor_label="0", extra=refs)
-    if math.isfinite(target):
-        axes[1].axhline(max(target, axes[1].get_ylim()[0]), color="C3", ls="--", label="target")
-    if math.isfinite(initial):
-        axes[1].axhline(
-            max(initial, axes[1].get_ylim()[0]), color="0.4", ls=":", label="initial (untrained)"
-        )
+    _strip(axes[1], induced, labels, floor_label="= 0", extra=refs + [_resolution(summaries, kind)])
+    for value, name, style in (
+        (target, "target", ("C3", "--")),
+        (initial, "initial", ("0.4", ":")),
+    ):
+        label = f"{name} {'(ground truth)' if name == 'target' else '(untrained)'}"
+        if math.isfinite(value) and value > 0:
+            axes[1].axhline(value, color=style[0], ls=style[1], label=f"{label}: {value:.2g}")
+        else:  # 0 (or unknown) has no place on a log axis: legend entry only
+            axes[1].plot([], [], color=style[0], ls=style[1], label=f"{label}: {value:.2g}")
     thr = summaries[0].raw.get("learned_threshold")
     axes[1].set_ylabel(f"induced {kind} sparsity of J_hat (|J| < {thr:g})")
     axes[1].legend(loc="best", fontsize=8)
@@ -88,13 +91,21 @@ def plot_fit_comparison(summaries, path: str | Path, kind: str = "combined") -> 
     return path
 
 
+def _resolution(summaries, kind: str) -> float:
+    """The smallest non-zero sparsity a test set can show: one element of all its Jacobians."""
+    s = summaries[0].raw
+    n, m = s["n"], s["m"]
+    per_sample = {"state": n * n, "action": n * m, "combined": n * (n + m)}[kind]
+    return 1.0 / max(1, s["data"]["num_test"] * per_sample)
+
+
 def _strip(ax, columns, labels, floor_label, extra=()) -> None:
     """Box + jittered points per column on a log y axis; non-positive values on a floor."""
     positive = [v for col in columns for v in col if math.isfinite(v) and v > 0]
     positive += list(extra)
     lo = min(positive) if positive else 1e-6
     hi = max(positive) if positive else 1.0
-    floor = lo / 10.0
+    floor = lo / 3.0
     rng = np.random.default_rng(0)
     has_floor = False
     for i, col in enumerate(columns):
