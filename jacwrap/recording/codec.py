@@ -23,7 +23,7 @@ import numpy as np
 import zstandard
 
 CODEC_NAME = "jwr-columns-1"
-DEFAULT_LEVEL = 3
+DEFAULT_LEVEL = 1  # chosen for write speed (docs/FORMAT.md, BENCHMARKS.md)
 
 #: (name, transform) in payload order; the ``zero_masks`` column exists only for float32.
 #: ``T`` = element-major (each element's time series contiguous); chosen by measurement on

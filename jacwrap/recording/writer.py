@@ -26,20 +26,6 @@ from jacwrap.sparsity import jacobians_finite, sparsity_triplet
 DEFAULT_CHUNK_BYTES = 1 << 20
 DEFAULT_MAX_CHUNK_STEPS = 1024
 
-_ROW_FIELDS = (
-    "obs",
-    "action",
-    "reward",
-    "terminated",
-    "truncated",
-    "state",
-    "next_state",
-    "jac_state",
-    "jac_action",
-    "sparsity",
-    "finite",
-)
-
 
 class RecordingWriter:
     """Write a recording to ``path`` (refuses an existing file unless ``overwrite=True``).
@@ -89,12 +75,26 @@ class RecordingWriter:
         self._chunks: list[tuple[int, int, int, int]] = []
         self._episodes: list[list[Any]] = []  # [env, start, length, ret, complete]
         self._num_steps = 0
+        n, m = header.n, header.m
+        self._layout = {
+            "obs": ((header.obs_dim,), np.float32),
+            "action": ((m,), np.float64),
+            "reward": ((), np.float64),
+            "terminated": ((), bool),
+            "truncated": ((), bool),
+            "state": ((n,), np.float64),
+            "next_state": ((n,), np.float64),
+            "jac_state": ((n, n), np.float64),
+            "jac_action": ((n, m), np.float64),
+            "sparsity": ((3,), np.float64),
+            "finite": ((), bool),
+        }
         # chunk in progress
-        self._rows: list[tuple] = []
+        self._chunk = _Columns(self._layout, self.chunk_steps)
         self._segments: list[list[Any]] = []  # [episode, env, t0, count, ends, ret]
-        # per-env state
-        self._buffers: dict[int, list[tuple]] = {}
-        self._queue: deque[tuple[int, list[tuple]]] = deque()
+        # per-env state: the steps of episodes not yet in the stream
+        self._buffers: dict[int, _Columns] = {}
+        self._queue: deque[tuple[int, _Columns]] = deque()
         self._streaming: int | None = None
         self._stream_episode = -1
         self._closed = False
@@ -103,7 +103,7 @@ class RecordingWriter:
     @property
     def num_steps(self) -> int:
         """Steps written to the stream so far (buffered steps not included)."""
-        return self._num_steps + len(self._rows)
+        return self._num_steps + self._chunk.size
 
     @property
     def num_episodes(self) -> int:
@@ -196,17 +196,15 @@ class RecordingWriter:
         envs = range(b) if env_indices is None else [int(e) for e in env_indices]
         if len(envs) != b:
             raise ValueError(f"{len(envs)} env indices for a batch of {b}")
-        cols = [arrs[f] for f in _ROW_FIELDS]
         for i, env in enumerate(envs):
-            row = tuple(c[i] for c in cols)
-            self._add_row(env, row, bool(ends[i]))
+            self._add_row(env, arrs, i, bool(ends[i]))
 
     def end_episode(self, env_index: int = 0) -> None:
         """Close env ``env_index``'s episode (e.g. a step limit of the caller) as complete."""
         self._check_open()
         if self._streaming == env_index:
             self._end_stream_episode(complete=True)
-        elif self._buffers.get(env_index):
+        elif env_index in self._buffers:
             self._queue.append((env_index, self._buffers.pop(env_index)))
 
     def flush(self) -> None:
@@ -224,9 +222,7 @@ class RecordingWriter:
                 self._end_stream_episode(complete=False)
             self._drain_queue()
             for env in sorted(self._buffers):
-                rows = self._buffers[env]
-                if rows:
-                    self._stream_rows(env, rows, complete=False)
+                self._stream_rows(env, self._buffers[env], complete=False)
             self._buffers.clear()
             self._write_chunk()
             chunks = np.array(self._chunks, dtype=np.uint64).reshape(-1, 4)
@@ -251,25 +247,28 @@ class RecordingWriter:
         self.close()
 
     # -- episode routing ----------------------------------------------------------------------
-    def _add_row(self, env: int, row: tuple, ends: bool) -> None:
+    def _add_row(self, env: int, arrs: dict[str, np.ndarray], i: int, ends: bool) -> None:
         if self._streaming is None:
             self._streaming = env
-            self._start_stream_episode(env, self._buffers.pop(env, []))
+            self._start_stream_episode(env, self._buffers.pop(env, None))
         if self._streaming == env:
-            self._append(row)
+            self._append_row(arrs, i)
             if ends:
                 self._end_stream_episode(complete=True)
         else:
-            self._buffers.setdefault(env, []).append(row)
+            buf = self._buffers.get(env)
+            if buf is None:
+                buf = self._buffers[env] = _Columns(self._layout, 16)
+            buf.append(arrs, i)
             if ends:
                 self._queue.append((env, self._buffers.pop(env)))
 
-    def _start_stream_episode(self, env: int, rows: list[tuple]) -> None:
+    def _start_stream_episode(self, env: int, rows: _Columns | None) -> None:
         self._episodes.append([env, self.num_steps, 0, 0.0, False])
         self._stream_episode = len(self._episodes) - 1
         self._segments.append([self._stream_episode, env, 0, 0, 0, 0.0])
-        for row in rows:
-            self._append(row)
+        if rows is not None:
+            self._append_block(rows)
 
     def _end_stream_episode(self, complete: bool) -> None:
         ep = self._episodes[self._stream_episode]
@@ -278,7 +277,7 @@ class RecordingWriter:
             self._segments[-1][4] = 1
         self._streaming = None
         self._drain_queue()
-        waiting = [(len(r), -e) for e, r in self._buffers.items() if r]
+        waiting = [(b.size, -e) for e, b in self._buffers.items() if b.size]
         if waiting:
             env = -max(waiting)[1]
             self._streaming = env
@@ -289,40 +288,61 @@ class RecordingWriter:
             env, rows = self._queue.popleft()
             self._stream_rows(env, rows, complete=True)
 
-    def _stream_rows(self, env: int, rows: list[tuple], complete: bool) -> None:
+    def _stream_rows(self, env: int, rows: _Columns, complete: bool) -> None:
+        if not rows.size:
+            return
         self._start_stream_episode(env, rows)
         self._episodes[self._stream_episode][4] = complete
         if complete and self._segments:
             self._segments[-1][4] = 1
 
-    def _append(self, row: tuple) -> None:
-        ep = self._episodes[self._stream_episode]
-        if len(self._rows) >= self.chunk_steps:
-            # Write the full chunk only now, so that an episode end can still be marked in
-            # the segment of its last step; the episode continues in the next chunk.
+    def _make_room(self) -> None:
+        """Write the chunk if it is full (only when the next step arrives, so that an
+        episode end can still be marked in the segment of its last step)."""
+        if self._chunk.size >= self.chunk_steps:
             self._write_chunk()
+            ep = self._episodes[self._stream_episode]
             self._segments.append([self._stream_episode, ep[0], ep[2], 0, 0, 0.0])
+
+    def _append_row(self, arrs: dict[str, np.ndarray], i: int) -> None:
+        self._make_room()
+        self._chunk.append(arrs, i)
+        self._count(arrs["reward"][i : i + 1])
+
+    def _append_block(self, rows: _Columns) -> None:
+        pos = 0
+        while pos < rows.size:
+            self._make_room()
+            take = min(rows.size - pos, self.chunk_steps - self._chunk.size)
+            self._chunk.extend(rows, pos, pos + take)
+            self._count(rows.a["reward"][pos : pos + take])
+            pos += take
+
+    def _count(self, rewards: np.ndarray) -> None:
         seg = self._segments[-1]
-        self._rows.append(row)
-        reward = float(row[2])
-        seg[3] += 1
-        ep[2] += 1
-        ep[3] += reward
-        seg[5] = ep[3]  # the episode's return so far (same value in index and scan)
+        ep = self._episodes[self._stream_episode]
+        ret = ep[3]
+        for r in rewards.tolist():  # sequential sum, the same whichever path a step took
+            ret += r
+        seg[3] += len(rewards)
+        ep[2] += len(rewards)
+        ep[3] = ret
+        seg[5] = ret  # the episode's return so far (same value in index and scan)
 
     # -- chunk output ---------------------------------------------------------------------------
     def _write_chunk(self) -> None:
         segs = [s for s in self._segments if s[3] > 0]
-        if not self._rows:
+        k = self._chunk.size
+        if not k:
             return
-        k = len(self._rows)
-        cols = {f: np.stack([r[i] for r in self._rows]) for i, f in enumerate(_ROW_FIELDS)}
+        cols = self._chunk.view(0, k)
         if self.header.jac_dtype == "float32":
             thr = self.header.threshold
-            cols["zero_state"] = np.abs(cols["jac_state"]) < thr
-            cols["zero_action"] = np.abs(cols["jac_action"]) < thr
-            cols["jac_state"] = cols["jac_state"].astype(np.float32)
-            cols["jac_action"] = cols["jac_action"].astype(np.float32)
+            # float64 masks are stored exactly; entries below the threshold are stored as 0
+            # (an absolute change < threshold, below float32's own rounding of the rest)
+            for jac, mask in (("jac_state", "zero_state"), ("jac_action", "zero_action")):
+                cols[mask] = np.abs(cols[jac]) < thr
+                cols[jac] = np.where(cols[mask], 0.0, cols[jac]).astype(np.float32)
         payload = self._cctx.compress(codec.encode_columns(cols, self.header.jac_dtype))
         seg_arr = np.zeros(len(segs), format.SEGMENT_DTYPE)
         for j, name in enumerate(format.SEGMENT_DTYPE.names):
@@ -333,7 +353,7 @@ class RecordingWriter:
         self._chunks.append((self._offset, self._num_steps, k, len(frame)))
         self._offset += len(frame)
         self._num_steps += k
-        self._rows = []
+        self._chunk.size = 0
         self._segments = []
 
     def _write(self, data: bytes) -> None:
@@ -345,6 +365,40 @@ class RecordingWriter:
     def _check_open(self) -> None:
         if self._closed:
             raise RecordingError(f"{self.path}: writer is closed")
+
+
+class _Columns:
+    """Whole steps as one growable array per field (rows appended or copied in blocks)."""
+
+    def __init__(self, layout: dict[str, tuple[tuple, Any]], capacity: int):
+        self.size = 0
+        self.a = {f: np.empty((capacity, *shape), dtype) for f, (shape, dtype) in layout.items()}
+
+    def _reserve(self, extra: int) -> None:
+        cap = next(iter(self.a.values())).shape[0]
+        if self.size + extra > cap:
+            new = max(2 * cap, self.size + extra)
+            for f, a in self.a.items():
+                grown = np.empty((new, *a.shape[1:]), a.dtype)
+                grown[: self.size] = a[: self.size]
+                self.a[f] = grown
+
+    def append(self, arrs: dict[str, np.ndarray], i: int) -> None:
+        self._reserve(1)
+        s = self.size
+        for f, a in self.a.items():
+            a[s] = arrs[f][i]
+        self.size = s + 1
+
+    def extend(self, other: _Columns, start: int, stop: int) -> None:
+        self._reserve(stop - start)
+        s = self.size
+        for f, a in self.a.items():
+            a[s : s + stop - start] = other.a[f][start:stop]
+        self.size = s + stop - start
+
+    def view(self, start: int, stop: int) -> dict[str, np.ndarray]:
+        return {f: a[start:stop] for f, a in self.a.items()}
 
 
 def _arr(x, dtype, shape: tuple, name: str) -> np.ndarray:
