@@ -83,7 +83,7 @@ class ReplayApp(App[None]):
             key_display="/end",
             tooltip="jump to the episode's end",
         ),
-        Binding("g", "seek", "go", tooltip="go to a step number or a percentage"),
+        Binding("g", "seek", "go", tooltip="go to a step (37) or a % (50%)"),
         Binding(
             "minus", "speed(-1)", "slower", group=SPEED, key_display="-", tooltip="play slower"
         ),
@@ -240,6 +240,8 @@ class ReplayApp(App[None]):
 
     @on(EpisodeLoaded)
     def _episode_loaded(self, message: EpisodeLoaded) -> None:
+        if message.view.index != self.episode_index:
+            return  # a superseded request (the user moved on to another episode)
         self.loading_episode = False
         self.view = message.view
         self.episode_index = message.view.index

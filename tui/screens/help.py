@@ -10,9 +10,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 INTRO = (
-    "jacwrap replay: the exact Jacobians J_s = ∂s'/∂s and J_a = ∂s'/∂a of each recorded step. "
-    "Heatmap rows are next-state variables, columns current state (p=qpos, v=qvel) then action "
-    "(a) variables; · marks a zero (|J| below the recording's threshold), colours log10|J|."
+    "The heatmap is [J_s | J_a] of the current step: J_s = ∂s'/∂s, J_a = ∂s'/∂a. Rows are "
+    "next-state variables, columns current state (p = qpos, v = qvel) then action (a) "
+    "variables. · is a zero (|J| below the recording's threshold); colours are log10|J|. "
+    "Runs are in steps; runs lasting the whole episode are not counted."
 )
 
 
@@ -25,16 +26,33 @@ def key_names(key: str) -> str:
     return " ".join(KEY_NAMES.get(k.strip(), k.strip()) for k in key.split(","))
 
 
-def keys_table(bindings: list[Binding]) -> Table:
-    """A two-column table (keys, what they do) of ``bindings`` that have a description."""
-    table = Table(box=None, show_header=False, padding=(0, 1))
-    table.add_column(style="bold color(226)", no_wrap=True)
-    table.add_column()
-    for b in bindings:
-        if not b.description:
-            continue
-        table.add_row(key_names(b.key), b.tooltip or b.description)
+def keys_table(bindings: list[Binding], columns: int = 2) -> Table:
+    """A table of (keys, what they do) for ``bindings`` that have a description.
+
+    The pairs fill ``columns`` side-by-side column pairs, top to bottom then left to right.
+    """
+    rows = [(key_names(b.key), b.tooltip or b.description) for b in bindings if b.description]
+    table = Table(box=None, show_header=False, padding=(0, 1), expand=True)
+    for _ in range(columns):
+        table.add_column(style="bold color(226)", no_wrap=True)
+        table.add_column(ratio=1)
+    height = -(-len(rows) // columns)
+    for i in range(height):
+        cells: list[str] = []
+        for c in range(columns):
+            k = c * height + i
+            cells.extend(rows[k] if k < len(rows) else ("", ""))
+        table.add_row(*cells)
     return table
+
+
+def key_rows(table: Table) -> list[tuple[str, str]]:
+    """The (keys, description) pairs of a :func:`keys_table`, in binding order."""
+    pairs = []
+    for c in range(0, len(table.columns), 2):
+        keys, descs = table.columns[c].cells, table.columns[c + 1].cells
+        pairs.extend((str(k), str(d)) for k, d in zip(keys, descs, strict=True) if str(d))
+    return pairs
 
 
 class HelpScreen(ModalScreen[None]):
@@ -48,7 +66,7 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box"):
-            yield Static("Keys", classes="title")
+            yield Static("jacwrap replay: keys (esc closes)", classes="title")
             yield Static(keys_table(self.key_bindings), id="help-keys")
             yield Static(INTRO, id="help-intro")
 
