@@ -53,3 +53,11 @@ train-all: setup
 # Evaluate every shipped agent: stochastic (its colored noise) and mean action, 10 episodes each.
 eval-agents episodes="10": setup
     for f in agents/policies/*.zip; do env=$(basename $f .zip); {{py}} -m agents.evaluate $env $f --episodes {{episodes}}; {{py}} -m agents.evaluate $env $f --episodes {{episodes}} --deterministic; done
+
+# Analyse recordings (Q1-Q3 tables, figures, index.md): just analyze out/ recordings/*.jwr
+analyze out *files: setup
+    {{py}} -m jacwrap analyze {{files}} --out {{out}}
+
+# Streaming-analysis throughput at CheetahRun shape (synthetic chunks; see bench/bench_analysis.py).
+bench-analysis *args: setup
+    {{py}} -m bench.bench_analysis {{args}}
