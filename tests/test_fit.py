@@ -203,6 +203,8 @@ def test_summary_fields_and_round_trip(tmp_path, tiny_summary):
     assert len(raw["history"]["epoch"]) == 2 and raw["history"]["epoch"] == [1, 2]
     assert raw["target_sparsity"]["combined"] == pytest.approx(15 / 24)
     assert raw["config"]["batch_size"] == 64 and raw["learned_threshold"] == 1e-6
+    cfg = FitConfig.from_dict(raw["config"])
+    assert cfg == FitConfig(loss_mode="state-jacobian-l1", hidden=(8,), epochs=2, batch_size=64)
     path = write_summary(s, tmp_path / "x.json")
     again = read_summary(path)
     assert again.raw == json.loads(s.to_json())
