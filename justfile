@@ -61,3 +61,11 @@ analyze out *files: setup
 # Streaming-analysis throughput at CheetahRun shape (synthetic chunks; see bench/bench_analysis.py).
 bench-analysis *args: setup
     {{py}} -m bench.bench_analysis {{args}}
+
+# Fit MLP dynamics models on recordings (five loss modes; see docs/FIT.md), e.g. `just fit run.jwr --seeds 3`.
+fit *args: setup
+    {{py}} -m jacwrap fit {{args}}
+
+# MLP-fit training speed per loss mode at CheetahRun shape (see bench/bench_fit.py).
+bench-fit *args: setup
+    {{py}} -m bench.bench_fit {{args}}
