@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jacwrap.recording import RecordingHeader, RecordingWriter
+from jacwrap.recording import RecordingHeader, RecordingWriter, open_recording
 
 EPISODE = 1000
 
@@ -77,7 +77,7 @@ async def drive(path: Path, play_seconds: float) -> dict[str, float]:
     from tui.app import ReplayApp
 
     app = ReplayApp(path)
-    shown: list[float] = []
+    shown: list[tuple[float, int]] = []
     t0 = time.perf_counter()
     async with app.run_test(size=(80, 24)) as pilot:
         heatmap = app.query_one("#heatmap")
@@ -89,7 +89,7 @@ async def drive(path: Path, play_seconds: float) -> dict[str, float]:
 
         def timed_show() -> None:
             original()
-            shown.append(time.perf_counter())
+            shown.append((time.perf_counter(), app.t))
 
         app.show_step = timed_show
         while app.speed_index != 5:  # 30 steps/s
@@ -102,10 +102,14 @@ async def drive(path: Path, play_seconds: float) -> dict[str, float]:
             await pilot.press("n")
             while app.loading_episode:
                 await asyncio.sleep(0.002)
-    gaps = np.diff(shown) if len(shown) > 1 else np.array([np.nan])
+    times = np.array([s[0] for s in shown])
+    steps = np.array([s[1] for s in shown])
+    gaps = np.diff(times) if len(times) > 1 else np.array([np.nan])
+    span = times[-1] - times[0] if len(times) > 1 else np.nan
     return {
         "open_s": opened,
-        "steps_per_s": (len(shown) - 1) / (shown[-1] - shown[0]) if len(shown) > 1 else 0.0,
+        "steps_per_s": (steps[-1] - steps[0]) / span,
+        "frames_per_s": (len(times) - 1) / span,
         "max_gap_ms": float(np.max(gaps) * 1e3),
         "p95_gap_ms": float(np.percentile(gaps, 95) * 1e3),
         "rss_open_mb": rss_open,
@@ -124,15 +128,17 @@ def main() -> None:
         write_synthetic(args.path, args.steps)
         print(f"wrote {args.path} in {time.perf_counter() - t:.0f} s")
     size_mb = args.path.stat().st_size / 2**20
+    with open_recording(args.path) as rec:
+        num_steps = rec.num_steps
     r = asyncio.run(drive(args.path, args.play))
     print(
-        f"{'file':<28} {'steps':>9} {'MB':>6} {'open s':>7} {'steps/s':>8} {'p95 gap ms':>11}"
-        f" {'max gap ms':>11} {'RSS MB':>7}"
+        f"{'file':<20} {'steps':>8} {'MB':>5} {'open s':>7} {'steps/s':>8} {'frames/s':>9}"
+        f" {'p95 gap ms':>11} {'max gap ms':>11} {'RSS open/end MB':>16}"
     )
     print(
-        f"{args.path.name:<28} {args.steps:>9} {size_mb:>6.0f} {r['open_s']:>7.2f}"
-        f" {r['steps_per_s']:>8.1f} {r['p95_gap_ms']:>11.1f} {r['max_gap_ms']:>11.1f}"
-        f" {r['rss_end_mb']:>7.0f}"
+        f"{args.path.name:<20} {num_steps:>8} {size_mb:>5.0f} {r['open_s']:>7.2f}"
+        f" {r['steps_per_s']:>8.1f} {r['frames_per_s']:>9.1f} {r['p95_gap_ms']:>11.1f}"
+        f" {r['max_gap_ms']:>11.1f} {r['rss_open_mb']:>8.0f}/{r['rss_end_mb']:.0f}"
     )
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from jacwrap.recording import open_recording
 from tui.episode import build_episode_view
-from tui.playback import SeekError, change_speed, parse_seek, tick_plan
+from tui.playback import SeekError, change_speed, parse_seek, playback_target, tick_plan
 from tui.source import RecordingSource
 from tui.widgets.bars import bar, format_sparsity, render_bars
 from tui.widgets.fit import NO_FITS, fit_rows, render_fit
@@ -52,6 +52,11 @@ def test_tick_plan_and_speed_ladder():
     assert per_tick == 2 and interval == pytest.approx(1 / 30)
     interval, per_tick = tick_plan(240)
     assert per_tick == 8 and per_tick / interval == pytest.approx(240)
+    assert playback_target(10, 1.0, 30) == 40  # follows the wall clock
+    # steps fall due half-way: a tick slightly early or late still shows step k
+    assert playback_target(0, 0.049, 10) == 0 and playback_target(0, 0.051, 10) == 1
+    assert playback_target(0, 0.095, 10) == playback_target(0, 0.105, 10) == 1
+    assert playback_target(5, -1.0, 10) == 5
     assert change_speed(0, -1) == 0
     assert change_speed(3, 1) == 4
 

@@ -8,6 +8,7 @@ already in memory. Decoding is :mod:`jacwrap.recording`'s and statistics are
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,14 @@ from tui.messages import (
     RecordingOpened,
     describe_error,
 )
-from tui.playback import DEFAULT_SPEED_INDEX, SPEEDS, change_speed, clamp_step, tick_plan
+from tui.playback import (
+    DEFAULT_SPEED_INDEX,
+    SPEEDS,
+    change_speed,
+    clamp_step,
+    playback_target,
+    tick_plan,
+)
 from tui.screens.episodes import EpisodePicker
 from tui.screens.error import ErrorScreen
 from tui.screens.help import HelpScreen
@@ -123,7 +131,7 @@ class ReplayApp(App[None]):
         self.fits: list[Any] = []
         self.loading_episode = False
         self._timer: Timer | None = None
-        self._per_tick = 1
+        self._anchor: tuple[int, float] = (0, 0.0)  # (step, time) playback started from
         self._wanted_block: int | None = None
 
     # ---------------------------------------------------------------- layout
@@ -344,8 +352,12 @@ class ReplayApp(App[None]):
     def _restart_timer(self) -> None:
         if self._timer is not None:
             self._timer.stop()
-        interval, self._per_tick = tick_plan(SPEEDS[self.speed_index])
+        interval, _ = tick_plan(SPEEDS[self.speed_index])
+        self._reanchor()
         self._timer = self.set_interval(interval, self._tick, pause=not self.playing)
+
+    def _reanchor(self) -> None:
+        self._anchor = (self.t, time.monotonic())
 
     def _pause(self) -> None:
         self.playing = False
@@ -356,11 +368,15 @@ class ReplayApp(App[None]):
     def _tick(self) -> None:
         view = self.view
         if view is None or self.loading_episode or self._wanted_block is not None:
-            return  # wait for data rather than show a step without its Jacobians
+            self._reanchor()  # wait for data rather than show a step without its Jacobians
+            return
         if self.t >= view.length - 1:
             self._pause()
             return
-        self.goto(self.t + self._per_tick)
+        step, since = self._anchor
+        target = playback_target(step, time.monotonic() - since, SPEEDS[self.speed_index])
+        if target > self.t:
+            self.goto(target)
 
     # ---------------------------------------------------------------- actions
     def action_toggle_play(self) -> None:
@@ -372,6 +388,7 @@ class ReplayApp(App[None]):
         if self.t >= self.view.length - 1:
             self.goto(0)
         self.playing = True
+        self._reanchor()
         self._timer.resume()
         self._update_status()
 

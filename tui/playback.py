@@ -58,6 +58,16 @@ def tick_plan(speed: float) -> tuple[float, int]:
     return per_tick / speed, per_tick
 
 
+def playback_target(anchor_step: int, elapsed_s: float, speed: float) -> int:
+    """The step due ``elapsed_s`` seconds after playing from ``anchor_step`` at ``speed``.
+
+    Playback follows the wall clock, so a late redraw skips a step instead of slowing down.
+    Steps fall due half-way between their nominal times, so a timer that ticks at the step
+    rate with a little jitter shows every step once.
+    """
+    return anchor_step + int(math.floor(max(elapsed_s, 0.0) * speed + 0.5))
+
+
 def change_speed(index: int, delta: int) -> int:
     """The speed index ``delta`` rungs up or down the :data:`SPEEDS` ladder (clamped)."""
     return max(0, min(len(SPEEDS) - 1, index + delta))
