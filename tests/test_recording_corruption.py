@@ -23,6 +23,7 @@ from jacwrap.recording import (
     ChecksumError,
     NotARecordingError,
     RecordingError,
+    RecordingNotFoundError,
     RecordingWriter,
     TruncatedError,
     UnsupportedVersionError,
@@ -106,6 +107,9 @@ def test_wrong_magic_and_not_a_file(tmp_path, sample):
         open_recording(_write(tmp_path, b""))
     with pytest.raises(NotARecordingError, match="directory"):
         open_recording(tmp_path)
+    with pytest.raises(RecordingNotFoundError, match="no such file") as ei:
+        open_recording(tmp_path / "missing.jwr")
+    assert isinstance(ei.value, FileNotFoundError)
 
 
 def test_future_version(tmp_path, sample):

@@ -15,6 +15,7 @@ from jacwrap.recording.errors import (
     NotARecordingError,
     RecordingError,
     RecordingExistsError,
+    RecordingNotFoundError,
     TruncatedError,
     UnsupportedVersionError,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "RecordingError",
     "RecordingExistsError",
     "RecordingHeader",
+    "RecordingNotFoundError",
     "RecordingWriter",
     "RecorderWrapper",
     "SB3Recorder",

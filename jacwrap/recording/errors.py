@@ -9,6 +9,10 @@ class RecordingError(JacwrapError):
     """Base class of every error about a recording file (the message names the file)."""
 
 
+class RecordingNotFoundError(RecordingError, FileNotFoundError):
+    """No file at the given path."""
+
+
 class NotARecordingError(RecordingError, ValueError):
     """The file is not a jacwrap recording (wrong magic bytes, or an unreadable header)."""
 

@@ -23,6 +23,7 @@ from jacwrap.recording.errors import (
     ChecksumError,
     NotARecordingError,
     RecordingError,
+    RecordingNotFoundError,
     TruncatedError,
     UnsupportedVersionError,
 )
@@ -61,6 +62,10 @@ class Recording:
                 self._f = open(self.path, "rb")  # noqa: SIM115 - closed by close()
             except IsADirectoryError:
                 raise NotARecordingError(f"{self._name}: is a directory") from None
+            except FileNotFoundError:
+                raise RecordingNotFoundError(f"{self._name}: no such file") from None
+            except OSError as exc:
+                raise RecordingError(f"{self._name}: cannot open ({exc.strerror})") from None
             self._owned = True
             self._size = os.fstat(self._f.fileno()).st_size
         try:
