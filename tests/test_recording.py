@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 
 import numpy as np
 import pytest
@@ -216,6 +217,24 @@ def test_explicit_end_episode_and_incomplete_at_close(tmp_path, rng):
         assert np.array_equal(rec.episode(1).t, [0, 1, 2])
 
 
+def test_flush_mid_episode(tmp_path, rng):
+    header = synthetic_header(2, 1, 2)
+    ep = synthetic_steps(rng, 9, header)
+    path = tmp_path / "r.jwr"
+    with RecordingWriter(path, header) as w:
+        for t in range(9):
+            w.add(0, **{f: ep[f][t] for f in ep}, end_episode=t == 8)
+            if t in (2, 3):
+                w.flush()
+        w.flush()
+        w.flush()  # nothing in progress: no empty chunk
+    with open_recording(path) as rec:
+        assert rec.chunk_ranges() == [(0, 3), (3, 4), (4, 9)]
+        assert [(e.length, e.complete) for e in rec.episodes] == [(9, True)]
+        assert np.array_equal(rec.read(0, 9).t, np.arange(9))
+        assert np.array_equal(rec.read(0, 9).jac_state, ep["jac_state"])
+
+
 def test_never_overwrites(tmp_path, rng):
     header = synthetic_header()
     path = tmp_path / "r.jwr"
@@ -275,33 +294,46 @@ def test_header_fields_round_trip(tmp_path):
 
 
 @settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
-    plan=st.lists(st.tuples(st.integers(0, 2), st.booleans()), min_size=1, max_size=40),
+    plan=st.lists(
+        st.tuples(st.integers(0, 2), st.booleans(), st.booleans()), min_size=1, max_size=40
+    ),
     chunk=st.integers(1, 6),
 )
 def test_any_interleaving_round_trips(tmp_path_factory, plan, chunk):
-    """Property: whatever the order of env steps and episode ends, every episode is
-    returned contiguous, whole, with its own data."""
+    """Property: whatever the order of env steps, episode ends and flushes, every episode
+    is returned contiguous, whole, with its own data; the recovery scan (index removed)
+    finds the same episodes as the index."""
     header = synthetic_header(2, 1, 1)
     rng = np.random.default_rng(len(plan))
     pool = synthetic_steps(rng, len(plan), header)
     path = tmp_path_factory.mktemp("p") / "r.jwr"
     expected: dict[int, list[list[int]]] = {0: [[]], 1: [[]], 2: [[]]}
     with RecordingWriter(path, header, max_chunk_steps=chunk) as w:
-        for i, (env, end) in enumerate(plan):
+        for i, (env, end, flush) in enumerate(plan):
             w.add(env, **{f: pool[f][i] for f in pool}, end_episode=end)
             expected[env][-1].append(i)
             if end:
                 expected[env].append([])
+            if flush:
+                w.flush()
     with open_recording(path) as rec:
         assert rec.num_steps == len(plan)
         got = {0: [], 1: [], 2: []}
         for e in rec.episodes:
             s = rec.episode(e.index)
+            assert np.array_equal(s.t, np.arange(e.length))
             idx = [int(np.flatnonzero(pool["reward"] == r)[0]) for r in s.reward]
             got[e.env_index].append((idx, e.complete))
         for env in expected:
             want = [(ids, j < len(expected[env]) - 1) for j, ids in enumerate(expected[env]) if ids]
             assert got[env] == want
+        indexed = rec.episodes
+    data = path.read_bytes()
+    with open_recording(io.BytesIO(data[:-1])) as rec:  # no trailer: scan
+        assert rec.truncated_tail is not None
+        assert rec.episodes == indexed

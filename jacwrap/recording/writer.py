@@ -208,9 +208,14 @@ class RecordingWriter:
             self._queue.append((env_index, self._buffers.pop(env_index)))
 
     def flush(self) -> None:
-        """Write the chunk in progress now (even if not full)."""
+        """Write the chunk in progress now (even if not full), e.g. before a long pause."""
         self._check_open()
+        if not self._chunk.size:
+            return
         self._write_chunk()
+        if self._streaming is not None:  # the streaming episode continues in the next chunk
+            ep = self._episodes[self._stream_episode]
+            self._segments.append([self._stream_episode, ep[0], ep[2], 0, 0, ep[3]])
 
     def close(self) -> None:
         """Write everything still buffered (in-progress episodes marked incomplete), the
