@@ -69,3 +69,7 @@ fit *args: setup
 # MLP-fit training speed per loss mode at CheetahRun shape (see bench/bench_fit.py).
 bench-fit *args: setup
     {{py}} -m bench.bench_fit {{args}}
+
+# Recording format: bytes/step, compression, write speed, open + random read (bench/bench_recording.py).
+bench-recording *args: setup
+    {{py}} -m bench.bench_recording {{args}}
