@@ -135,7 +135,8 @@ def collect(
                 if rec.truncated_tail:
                     warn(f"jacwrap analyze: {path}: {rec.truncated_tail}")
         except (RecordingError, JacwrapError, OSError) as exc:
-            skip(path, str(exc) or type(exc).__name__)
+            msg = str(exc) or type(exc).__name__
+            skip(path, msg.removeprefix(f"{path}: "))  # recording errors name the file
             continue
         if group is None:
             group = EnvGroup(
