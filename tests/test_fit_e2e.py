@@ -125,3 +125,21 @@ def test_fit_on_a_cartpole_recording_writes_a_valid_summary(cartpole_recording):
     pred = model.predict(data.state[:5], data.action[:5])
     js, ja = model.jacobian(data.state[:5], data.action[:5])
     assert pred.shape == (5, 4) and js.shape == (5, 4, 4) and ja.shape == (5, 4, 1)
+
+
+@pytest.mark.slow
+def test_all_modes_on_cartpole_with_the_paper_model(tmp_path):
+    """30 epochs of every mode on 1,000 CartpoleBalance steps (2 x 512 MLP, about a minute):
+    the Jacobian terms do what they are for on real simulator data."""
+    from jacwrap.recording import record_rollouts
+
+    rec = record_rollouts("CartpoleBalance", "random", episodes=2, max_steps=500, out_dir=tmp_path)
+    assert main(["fit", str(rec), "--loss-mode", "all", "--epochs", "30", "--quiet"]) == 0
+    fits = {s.loss_mode: s.raw["final"] for s in find_fit_summaries(rec)}
+    assert len(fits) == 5 and (fits_dir(rec) / "comparison.png").exists()
+    assert all(f["test_mse"] < 0.1 for f in fits.values())
+    jmse = {m: f["test_jacobian_mse"] for m, f in fits.items()}
+    assert jmse["state-jacobian"] < 0.8 * jmse["state"]
+    assert jmse["state-jacobian-l1"] < 0.8 * jmse["state"]
+    on_zeros = {m: f["test_jacobian_mae_on_zeros"] for m, f in fits.items()}
+    assert on_zeros["state-jacobian-l1-sparse-only"] < 0.6 * on_zeros["state"]
