@@ -15,6 +15,7 @@ from jacwrap.recording import (
     SB3Recorder,
     VectorRecorder,
     open_recording,
+    record_env,
 )
 
 ENV = "CartpoleBalance"
@@ -31,7 +32,8 @@ def _sp(info):
 
 def test_gymnasium_wrapper_records_what_the_env_returned(tmp_path, single_env):
     path = tmp_path / "single.jwr"
-    env = RecorderWrapper(single_env, path, policy="scripted")
+    env = record_env(single_env, path, policy="scripted")
+    assert isinstance(env, RecorderWrapper)
     rng = np.random.default_rng(0)
     seen = []
     obs, _ = env.reset(seed=3)
@@ -69,7 +71,8 @@ def test_gymnasium_wrapper_records_what_the_env_returned(tmp_path, single_env):
 
 def test_vector_recorder_separates_envs(tmp_path):
     path = tmp_path / "vec.jwr"
-    venv = VectorRecorder(jacwrap.make_vec(ENV, 2, episode_length=3), path)
+    venv = record_env(jacwrap.make_vec(ENV, 2, episode_length=3), path)
+    assert isinstance(venv, VectorRecorder)
     obs, _ = venv.reset(seed=0)
     rng = np.random.default_rng(1)
     log = []
@@ -97,7 +100,8 @@ def test_vector_recorder_separates_envs(tmp_path):
 
 def test_sb3_recorder(tmp_path):
     path = tmp_path / "sb3.jwr"
-    venv = SB3Recorder(jacwrap.make_sb3(ENV, 2, episode_length=3), path, policy="ppo")
+    venv = record_env(jacwrap.make_sb3(ENV, 2, episode_length=3), path, policy="ppo")
+    assert isinstance(venv, SB3Recorder)
     venv.seed(5)
     obs = venv.reset()
     rewards = []

@@ -5,6 +5,10 @@
 ...     steps = rec.episode(0)          # Steps: numpy arrays with a leading step axis
 ...     steps.jac_state.shape, steps.sparsity[:, 0].mean()
 
+Recording from a script is one extra line, for a single env, a vector env or an SB3 VecEnv:
+
+>>> env = jacwrap.recording.record_env(jacwrap.make("CheetahRun"), "runs/cheetah.jwr")
+
 The file format is specified in docs/FORMAT.md.
 """
 
@@ -31,7 +35,7 @@ def __getattr__(name: str):
         from jacwrap.recording.rollout import record_rollouts
 
         return record_rollouts
-    if name in ("RecorderWrapper", "VectorRecorder", "SB3Recorder"):
+    if name in ("RecorderWrapper", "VectorRecorder", "SB3Recorder", "record_env"):
         from jacwrap.recording import recorder
 
         return getattr(recorder, name)
@@ -56,5 +60,6 @@ __all__ = [
     "UnsupportedVersionError",
     "VectorRecorder",
     "open_recording",
+    "record_env",
     "record_rollouts",
 ]

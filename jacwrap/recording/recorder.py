@@ -314,3 +314,24 @@ class SB3Recorder(VecEnvWrapper):
     def close(self) -> None:
         self._sink.close()
         self.venv.close()
+
+
+def record_env(env: Any, path: str | os.PathLike, **kwargs: Any) -> Any:
+    """Wrap any jacwrap env in the matching recorder: the one extra line in a script.
+
+    >>> env = record_env(jacwrap.make_sb3("CheetahRun", 16), "runs/ppo.jwr", policy="ppo")
+
+    A Gymnasium ``Env`` gets :class:`RecorderWrapper`, a Gymnasium ``VectorEnv``
+    :class:`VectorRecorder`, a Stable-Baselines3 ``VecEnv`` :class:`SB3Recorder`; keyword
+    arguments are passed on.
+    """
+    from gymnasium.vector import VectorEnv
+    from stable_baselines3.common.vec_env import VecEnv
+
+    if isinstance(env, VecEnv):
+        return SB3Recorder(env, path, **kwargs)
+    if isinstance(env, VectorEnv):
+        return VectorRecorder(env, path, **kwargs)
+    if isinstance(env, gym.Env):
+        return RecorderWrapper(env, path, **kwargs)
+    raise TypeError(f"cannot record a {type(env).__name__}: expected a jacwrap env")
