@@ -46,7 +46,15 @@ def open_recording(
 
 
 class Recording:
-    """An open recording. See :func:`open_recording` and docs/FORMAT.md."""
+    """An open recording (see :func:`open_recording` and docs/FORMAT.md).
+
+    Attributes: ``path``; ``header`` (:class:`RecordingHeader`); ``num_steps``;
+    ``episodes`` (list of :class:`EpisodeInfo`, in step order; episode i covers the global
+    steps ``start .. start + length - 1``); ``truncated_tail`` (None, or what an unfinished
+    write left out). Reads return :class:`Steps`: ``read(start, stop)``, ``step(k)``,
+    ``episode(i)``, ``iter_chunks(episode=None)`` (bounded memory). Only the chunks that
+    are read are decoded (and checksummed); ``verify()`` checks them all.
+    """
 
     def __init__(self, path: str | os.PathLike | BinaryIO, *, allow_truncated: bool = True):
         if hasattr(path, "read") and hasattr(path, "seek"):
