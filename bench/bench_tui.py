@@ -1,7 +1,7 @@
 """Replay app on a large recording: time to open, to load an episode, and playback rate.
 
-``python -m bench.bench_tui [--steps 1000000] [--path /tmp/jacwrap-bench-1M.jwr]`` writes a
-synthetic CartpoleBalance-sized recording (episodes of 1000 steps; kept and reused), then
+``python -m bench.bench_tui [--steps 1000000] [--shape cartpole|cheetah] [--path FILE]`` writes
+a synthetic recording of that env's shape (episodes of 1000 steps; kept and reused), then
 drives the real app headless (Textual's Pilot) and prints a small table:
 
 - open: from app start to the first step's heatmap on screen;
@@ -25,41 +25,51 @@ from jacwrap.recording import RecordingHeader, RecordingWriter, open_recording
 EPISODE = 1000
 
 
-def write_synthetic(path: Path, steps: int, envs: int = 100) -> None:
-    """A recording of ``steps`` steps in episodes of 1000, with switching zero patterns."""
-    nq, nu = 2, 1
+SHAPES = {"cartpole": ("CartpoleBalance", 2, 1, 5), "cheetah": ("CheetahRun", 9, 6, 17)}
+
+
+def write_synthetic(path: Path, steps: int, shape: str = "cartpole", envs: int = 100) -> None:
+    """A recording of ``steps`` steps in episodes of 1000 at an env's shape (n, m).
+
+    J_s is the identity plus a dense velocity block whose entries switch between zero and
+    non-zero on per-element phases (about half of them zero at any step); J_a is dense in
+    the velocity rows with the same switching. Values span 1e-6 .. 1.
+    """
+    env_name, nq, nu, obs_dim = SHAPES[shape]
     n = 2 * nq
     header = RecordingHeader(
-        env_name="CartpoleBalance",
+        env_name=env_name,
         nq=nq,
         nv=nq,
         nu=nu,
-        obs_dim=5,
-        state_labels=("qpos:slider", "qpos:hinge_1", "qvel:slider", "qvel:hinge_1"),
-        action_labels=("act:slider",),
+        obs_dim=obs_dim,
+        state_labels=tuple(f"qpos:q{i}" for i in range(nq))
+        + tuple(f"qvel:q{i}" for i in range(nq)),
+        action_labels=tuple(f"act:u{i}" for i in range(nu)),
         threshold=1e-12,
         policy="synthetic (bench)",
     )
     rng = np.random.default_rng(0)
-    rounds = steps // (envs * EPISODE)
+    rounds = max(1, steps // (envs * EPISODE))
+    elem_phase_s = rng.uniform(0, 2 * np.pi, (nq, n))
+    elem_phase_a = rng.uniform(0, 2 * np.pi, (nq, nu))
+    scale_s = 10.0 ** rng.uniform(-6, 0, (nq, n))
     with RecordingWriter(path, header, overwrite=True) as w:
         for _ in range(rounds):
-            phase = rng.uniform(0, 2 * np.pi, envs)
+            phase = rng.uniform(0, 2 * np.pi, envs)[:, None, None]
             for t in range(EPISODE):
-                s = np.sin(0.05 * t + phase)
+                s_s = np.sin(0.05 * t + phase + elem_phase_s)  # (envs, nq, n)
+                s_a = np.sin(0.05 * t + phase + elem_phase_a)
                 js = np.broadcast_to(np.eye(n), (envs, n, n)).copy()
-                js[:, 0, 2] = js[:, 1, 3] = 0.01
-                js[:, 2, 1] = np.where(s > 0.3, 0.02 * s, 0.0)
-                js[:, 3, 1] = 0.3 * s
-                js[:, 3, 2] = np.where(s < -0.5, 1e-4 * s, 0.0)
+                js[:, :nq, nq:] += 0.01 * np.eye(nq)
+                js[:, nq:, :] += np.where(s_s > 0, scale_s * s_s, 0.0)
                 ja = np.zeros((envs, n, nu))
-                ja[:, 2, 0] = 0.05
-                ja[:, 3, 0] = np.where(s > 0, -0.1 * s, 0.0)
+                ja[:, nq:, :] = np.where(s_a > 0, 0.05 * s_a, 0.0)
                 state = rng.normal(size=(envs, n))
                 w.add_batch(
-                    obs=rng.normal(size=(envs, 5)).astype(np.float32),
+                    obs=rng.normal(size=(envs, obs_dim)).astype(np.float32),
                     action=rng.uniform(-1, 1, (envs, nu)),
-                    reward=0.5 + 0.5 * s,
+                    reward=0.5 + 0.5 * np.sin(0.05 * t + phase[:, 0, 0]),
                     terminated=np.zeros(envs, bool),
                     truncated=np.full(envs, t == EPISODE - 1),
                     state=state,
@@ -121,11 +131,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=1_000_000)
     p.add_argument("--path", type=Path, default=Path("/tmp/jacwrap-bench-1M.jwr"))
+    p.add_argument("--shape", choices=sorted(SHAPES), default="cartpole")
     p.add_argument("--play", type=float, default=5.0, help="seconds of playback to time")
     args = p.parse_args()
     if not args.path.exists():
         t = time.perf_counter()
-        write_synthetic(args.path, args.steps)
+        write_synthetic(args.path, args.steps, args.shape)
         print(f"wrote {args.path} in {time.perf_counter() - t:.0f} s")
     size_mb = args.path.stat().st_size / 2**20
     with open_recording(args.path) as rec:

@@ -125,7 +125,7 @@ async def test_heatmap_cursor_shows_the_exact_cell_value(rec):
         selected = app.shown("selected")
         assert selected.startswith("J_a[v1,a0]")
         assert f"= {format_value(s5.jac_action[0, 3, 0])}" in selected
-        heatmap_lines = text_of(app, "#heatmap").split("\n")
+        heatmap_lines = app.shown("heatmap").split("\n")
         assert heatmap_lines[1].split() == ["p0", "p1", "v0", "v1", "│a0"]
         row_v1 = next(line for line in heatmap_lines if line.startswith("v1 hinge_1"))
         assert row_v1.rstrip().endswith("[ ]")  # the cursor cell

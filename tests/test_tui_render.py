@@ -21,6 +21,7 @@ from tui.widgets.heatmap import (
     HeatmapData,
     format_value,
     ramp_index,
+    ramp_indices,
     render_heatmap,
     variable_codes,
 )
@@ -62,6 +63,11 @@ def test_tick_plan_and_speed_ladder():
 
 
 # ----------------------------------------------------------------------------- heatmap
+def test_ramp_indices_match_the_scalar_rule():
+    values = np.array([1e-20, -1e-8, 3e-7, -1e-3, 0.5, 1.0, -99.0, 1e9])
+    assert ramp_indices(values).tolist() == [ramp_index(v) for v in values]
+
+
 def test_ramp_index_is_log_scale_and_clamped():
     assert ramp_index(1e-8) == 0
     assert ramp_index(1e-20) == 0

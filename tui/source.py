@@ -37,7 +37,10 @@ class RecordingSource:
         self.recording = recording
         self.block_steps = block_steps
         self.max_blocks = max_blocks
-        self._lock = threading.Lock()
+        # Reads are serialised by _io_lock; the cache has its own lock that is only ever held
+        # briefly, so the UI thread never waits for a read in progress.
+        self._io_lock = threading.Lock()
+        self._cache_lock = threading.Lock()
         self._blocks: OrderedDict[int, Any] = OrderedDict()
 
     @classmethod
@@ -66,7 +69,7 @@ class RecordingSource:
     ) -> EpisodeView:
         """Stream episode ``index`` into an :class:`EpisodeView` (run statistics included)."""
         info = self.recording.episodes[index]
-        with self._lock:
+        with self._io_lock:
             chunks = list(self._chunks(index, cancelled))
         return build_episode_view(info, chunks, cancelled)
 
@@ -80,30 +83,36 @@ class RecordingSource:
         """Index of the block that holds global step ``step``."""
         return step // self.block_steps
 
-    def cached_step(self, step: int) -> Any | None:
-        """The cached ``Steps`` block holding global ``step`` and its offset, or ``None``."""
-        with self._lock:
-            block = self._blocks.get(self.block_of(step))
-            if block is None:
+    def cached_step(self, step: int) -> tuple[Any, int] | None:
+        """The cached ``Steps`` block holding global ``step`` and its offset, or ``None``.
+
+        Never reads the file and never waits for a read (safe on the UI thread).
+        """
+        block = self.block_of(step)
+        with self._cache_lock:
+            steps = self._blocks.get(block)
+            if steps is None:
                 return None
-            self._blocks.move_to_end(self.block_of(step))
-        return block, step - self.block_of(step) * self.block_steps
+            self._blocks.move_to_end(block)
+        return steps, step - block * self.block_steps
 
     def load_block(self, block: int) -> None:
-        """Read block ``block`` (if not cached) into the LRU cache; blocking."""
-        with self._lock:
-            if block in self._blocks:
-                self._blocks.move_to_end(block)
+        """Read block ``block`` into the LRU cache unless it is there; blocking."""
+        if self.is_cached(block):
+            return
+        with self._io_lock:
+            if self.is_cached(block):  # read by another worker meanwhile
                 return
             start = block * self.block_steps
             stop = min(start + self.block_steps, self.recording.num_steps)
             steps = self.recording.read(start, stop)
+        with self._cache_lock:
             self._blocks[block] = steps
             while len(self._blocks) > self.max_blocks:
                 self._blocks.popitem(last=False)
 
     def is_cached(self, block: int) -> bool:
-        with self._lock:
+        with self._cache_lock:
             return block in self._blocks
 
     def close(self) -> None:

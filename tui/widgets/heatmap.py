@@ -13,9 +13,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.reactive import reactive
+from textual.strip import Strip
 from textual.widget import Widget
 
 #: xterm-256 colour ramp, dark blue (small |J|) -> red (large |J|): two colours a decade.
@@ -98,29 +100,39 @@ def _scroll(offset: int, cursor: int, visible: int, total: int) -> int:
     return max(0, min(offset, max(0, total - visible)))
 
 
-def legend() -> Text:
-    """The colour scale: zero glyph, then the ramp from 10^LOG_MIN to 10^LOG_MAX."""
-    text = Text()
-    text.append(ZERO_GLYPH, ZERO_STYLE)
-    text.append("=0 ")
-    text.append(f"1e{int(LOG_MIN)}")
-    for code in RAMP[::2]:
-        text.append(" ", Style(bgcolor=f"color({code})"))
-    text.append(f"1e+{int(LOG_MAX)}" if LOG_MAX >= 0 else f"1e{int(LOG_MAX)}")
-    return text
+Line = list[tuple[str, Style | None]]
+
+_BG = [Style(bgcolor=f"color({code})") for code in RAMP]
+_CURSOR = [
+    Style(color="color(231)" if i < 8 else "color(16)", bgcolor=f"color({code})", bold=True)
+    for i, code in enumerate(RAMP)
+]
+_NONFINITE_CURSOR = NONFINITE_STYLE + Style(reverse=True)
+_BOLD = Style(bold=True)
+_ITALIC = Style(italic=True)
 
 
-def render_heatmap(
+def ramp_indices(values: np.ndarray) -> np.ndarray:
+    """:func:`ramp_index` of every entry of an array (any finite values)."""
+    with np.errstate(divide="ignore"):
+        lg = np.log10(np.abs(values))
+    lg = np.clip(np.where(np.isfinite(lg), lg, LOG_MIN), LOG_MIN, LOG_MAX)
+    idx = ((lg - LOG_MIN) / (LOG_MAX - LOG_MIN) * len(RAMP)).astype(np.int64)
+    return np.minimum(idx, len(RAMP) - 1)
+
+
+def heatmap_lines(
     data: HeatmapData,
     cursor: tuple[int, int],
     width: int,
     height: int,
     offset: tuple[int, int] = (0, 0),
-) -> tuple[Text, tuple[int, int]]:
-    """Render [J_s | J_a] into ``width`` x ``height`` cells; returns (text, new scroll offset).
+) -> tuple[list[Line], tuple[int, int]]:
+    """[J_s | J_a] as lines of (text, style) pieces for ``width`` x ``height`` cells.
 
-    Cells are 3 characters wide when they fit, else 2. Rows and columns that do not fit
-    scroll so that the cursor (row, combined column) stays visible.
+    Returns the lines and the new scroll offset. Cells are 3 characters wide when they fit,
+    else 2. Rows and columns that do not fit scroll so that the cursor (row, combined
+    column) stays visible. Lines may be longer than ``width`` (callers crop).
     """
     n, m = data.n, data.m
     ncols = n + m
@@ -140,64 +152,78 @@ def render_heatmap(
     c0 = _scroll(offset[1], cursor[1], vis_cols, ncols)
     cols = range(c0, min(ncols, c0 + vis_cols))
     rows = range(r0, min(n, r0 + vis_rows))
+    cur_r, cur_c = cursor
 
     def col_sep(c: int) -> str:
         return "│" if (c == n and m and c != c0) else ""
 
     # Title line: which block is which, clipping notes, the colour legend.
-    title = Text("J_s│J_a" if m else "J_s", style="bold")
+    title: Line = [("J_s│J_a" if m else "J_s", _BOLD)]
     if len(rows) < n or len(cols) < ncols:
-        title.append(f" r{r0}-{rows[-1]} c{c0}-{cols[-1]}", style="italic")
-    title.append("  ")
-    title.append_text(legend())
+        title.append((f" r{r0}-{rows[-1]} c{c0}-{cols[-1]}", _ITALIC))
+    title += [("  ", None), (ZERO_GLYPH, ZERO_STYLE), (f"=0 1e{int(LOG_MIN)}", None)]
+    title += [(" ", _BG[i]) for i in range(0, len(RAMP), 2)]
+    title.append((f"1e+{int(LOG_MAX)}" if LOG_MAX >= 0 else f"1e{int(LOG_MAX)}", None))
     lines = [title]
     # Column header(s).
-    if two_row_header:
-        header = [Text(" " * label_w), Text(" " * label_w)]
-        for c in cols:
-            style = CURSOR_LABEL_STYLE if c == cursor[1] else LABEL_STYLE
-            s = col_sep(c)
-            header[0].append(s + codes[c][0].ljust(cw), style)
-            header[1].append(s + codes[c][1:].ljust(cw)[:cw], style)
-    else:
-        header = [Text(" " * label_w)]
-        for c in cols:
-            style = CURSOR_LABEL_STYLE if c == cursor[1] else LABEL_STYLE
-            header[0].append(col_sep(c) + codes[c].ljust(cw), style)
+    header: list[Line] = [[(" " * label_w, None)] for _ in range(header_lines)]
+    for c in cols:
+        style = CURSOR_LABEL_STYLE if c == cur_c else LABEL_STYLE
+        s = col_sep(c)
+        if two_row_header:
+            header[0].append((s + codes[c][0].ljust(cw), style))
+            header[1].append((s + codes[c][1:].ljust(cw)[:cw], style))
+        else:
+            header[0].append((s + codes[c].ljust(cw), style))
     lines.extend(header)
-    # Body.
+    # Body: values and masks of the visible block, colour indices computed at once.
+    values = np.concatenate([data.jac_state, data.jac_action], axis=1)
+    zeros = np.concatenate([data.zero_state, data.zero_action], axis=1)
+    finite = np.isfinite(values)
+    ramp = ramp_indices(np.where(finite, values, 1.0))
+    blank, dot = " " * cw, ZERO_GLYPH.center(cw)
+    bracket = "[ ]" if cw == 3 else "[]"
+    zero_bracket = "[" + ZERO_GLYPH + "]" if cw == 3 else "[]"
+    bang = "!".ljust(cw)
     for r in rows:
-        label_style = CURSOR_LABEL_STYLE if r == cursor[0] else LABEL_STYLE
-        line = Text(row_labels[r][: label_w - 1].ljust(label_w), label_style)
+        line: Line = [
+            (
+                row_labels[r][: label_w - 1].ljust(label_w),
+                CURSOR_LABEL_STYLE if r == cur_r else LABEL_STYLE,
+            )
+        ]
         for c in cols:
-            s = col_sep(c)
-            if s:
-                line.append(s, LABEL_STYLE)
-            _, value, is_zero = data.cell(r, c)
-            line.append_text(_cell(value, is_zero, cw, (r, c) == tuple(cursor)))
+            if c == n and m and c != c0:
+                line.append(("│", LABEL_STYLE))
+            at = r == cur_r and c == cur_c
+            if not finite[r, c]:
+                line.append((bang, _NONFINITE_CURSOR if at else NONFINITE_STYLE))
+            elif zeros[r, c]:
+                line.append((zero_bracket, CURSOR_ZERO_STYLE) if at else (dot, ZERO_STYLE))
+            else:
+                k = ramp[r, c]
+                line.append((bracket, _CURSOR[k]) if at else (blank, _BG[k]))
         lines.append(line)
+    return lines, (r0, c0)
+
+
+def render_heatmap(
+    data: HeatmapData,
+    cursor: tuple[int, int],
+    width: int,
+    height: int,
+    offset: tuple[int, int] = (0, 0),
+) -> tuple[Text, tuple[int, int]]:
+    """:func:`heatmap_lines` as one Rich ``Text`` cropped to ``width``; and the new offset."""
+    lines, offset = heatmap_lines(data, cursor, width, height, offset)
+    texts = []
     for line in lines:
-        line.truncate(width)
-    out = Text("\n", no_wrap=True, overflow="crop").join(lines)
-    return out, (r0, c0)
-
-
-def _cell(value: float, is_zero: bool, cw: int, is_cursor: bool) -> Text:
-    if not math.isfinite(value):
-        return Text(
-            "!".ljust(cw),
-            NONFINITE_STYLE if not is_cursor else NONFINITE_STYLE + Style(reverse=True),
-        )
-    if is_zero:
-        if is_cursor:
-            return Text(("[" + ZERO_GLYPH + "]")[:cw] if cw == 3 else "[]", CURSOR_ZERO_STYLE)
-        return Text(ZERO_GLYPH.center(cw), ZERO_STYLE)
-    idx = ramp_index(value)
-    bg = f"color({RAMP[idx]})"
-    if is_cursor:
-        fg = "color(231)" if idx < 8 else "color(16)"
-        return Text("[ ]" if cw == 3 else "[]", Style(color=fg, bgcolor=bg, bold=True))
-    return Text(" " * cw, Style(bgcolor=bg))
+        text = Text()
+        for piece, style in line:
+            text.append(piece, style)
+        text.truncate(width)
+        texts.append(text)
+    return Text("\n", no_wrap=True, overflow="crop").join(texts), offset
 
 
 def format_value(value: float) -> str:
@@ -206,7 +232,11 @@ def format_value(value: float) -> str:
 
 
 class JacobianHeatmap(Widget):
-    """[J_s | J_a] of the current step with a movable cursor (see :func:`render_heatmap`)."""
+    """[J_s | J_a] of the current step with a movable cursor (see :func:`heatmap_lines`).
+
+    Drawn with Textual's line API (pre-built styles, no markup or Rich ``Text``), so a
+    CheetahRun-sized matrix costs little per frame.
+    """
 
     cursor: reactive[tuple[int, int]] = reactive((0, 0))
 
@@ -214,6 +244,7 @@ class JacobianHeatmap(Widget):
         super().__init__(**kwargs)
         self.data: HeatmapData | None = None
         self._offset = (0, 0)
+        self._strips: list[Strip] | None = None
 
     def set_data(self, data: HeatmapData | None) -> None:
         """Show another step's Jacobians (``None``: nothing loaded yet)."""
@@ -221,7 +252,14 @@ class JacobianHeatmap(Widget):
         if data is not None:
             r, c = self.cursor
             self.cursor = (min(r, data.n - 1), min(c, data.n + data.m - 1))
+        self._strips = None
         self.refresh()
+
+    def watch_cursor(self) -> None:
+        self._strips = None
+
+    def on_resize(self) -> None:
+        self._strips = None
 
     def move_cursor(self, drow: int, dcol: int) -> None:
         """Move the cursor by (drow, dcol), clamped to the matrix."""
@@ -233,10 +271,28 @@ class JacobianHeatmap(Widget):
             max(0, min(self.data.n + self.data.m - 1, c + dcol)),
         )
 
-    def render(self) -> Text:
+    def _build(self) -> list[Strip]:
+        width, height = self.size.width, self.size.height
+        base = self.rich_style
         if self.data is None:
-            return Text("loading…", style="italic")
-        text, self._offset = render_heatmap(
-            self.data, self.cursor, self.size.width, self.size.height, self._offset
-        )
-        return text
+            lines: list[Line] = [[("loading…", _ITALIC)]]
+        else:
+            lines, self._offset = heatmap_lines(self.data, self.cursor, width, height, self._offset)
+        strips = []
+        for line in lines:
+            segments = [Segment(text, base + style if style else base) for text, style in line]
+            strips.append(Strip(segments).crop(0, width).adjust_cell_length(width, base))
+        return strips
+
+    def render_line(self, y: int) -> Strip:
+        if self._strips is None:
+            self._strips = self._build()
+        if y < len(self._strips):
+            return self._strips[y]
+        return Strip.blank(self.size.width, self.rich_style)
+
+    def text(self) -> str:
+        """What the widget shows, as plain text (one line per row)."""
+        if self._strips is None:
+            self._strips = self._build()
+        return "\n".join(strip.text.rstrip() for strip in self._strips)
