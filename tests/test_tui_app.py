@@ -444,3 +444,50 @@ def test_episode_arrays_in_the_app_match_the_reader(rec):
     np.testing.assert_array_equal(view.reward, rec.episode(0).reward)
     np.testing.assert_array_equal(view.zero_state, rec.episode(0).zero_state)
     src.close()
+
+
+class _SpyRecording:
+    """A real recording that logs which steps the app asks for."""
+
+    def __init__(self, rec):
+        self._rec = rec
+        self.reads: list[tuple[int, int]] = []
+        self.chunk_episodes: list[int | None] = []
+
+    def __getattr__(self, name):
+        return getattr(self._rec, name)
+
+    def read(self, start, stop):
+        self.reads.append((start, stop))
+        return self._rec.read(start, stop)
+
+    def iter_chunks(self, episode=None):
+        self.chunk_episodes.append(episode)
+        return self._rec.iter_chunks(episode)
+
+
+@run_async
+async def test_reads_only_the_current_episode_and_small_blocks(tmp_path):
+    path = tmp_path / "small-chunks.jwr"
+    _rechunk(DEMO, path, chunk_steps=20)
+    spies: list[_SpyRecording] = []
+
+    def opener(p):
+        spies.append(_SpyRecording(open_recording(p)))
+        return spies[-1]
+
+    app = ReplayApp(path, opener=opener)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        (spy,) = spies
+        app.source.block_steps = 32  # blocks smaller than an episode
+        app.source._blocks.clear()
+        await pilot.press("g", *"70", "enter")
+        await settle(pilot, app)
+        await pilot.press("n")
+        await settle(pilot, app)
+        assert "ep 1/1 · step 0/119" in status(app)
+    assert spy.chunk_episodes == [0, 1]  # streamed episode by episode, never the whole file
+    # the first block (256 steps, clipped to the file), step 70's 32-step block, episode 1's
+    # first (global step 120) and the one after it, read ahead as step 120 is near its end
+    assert spy.reads == [(0, 240), (64, 96), (96, 128), (128, 160)]
