@@ -73,3 +73,7 @@ bench-fit *args: setup
 # Recording format: bytes/step, compression, write speed, open + random read (bench/bench_recording.py).
 bench-recording *args: setup
     {{py}} -m bench.bench_recording {{args}}
+
+# Replay a recording in the terminal (keyboard only; ? lists the keys), e.g. `just replay run.jwr`.
+replay file="recordings/demo-CartpoleBalance.jwr": setup
+    {{py}} -m jacwrap replay {{file}}
