@@ -142,6 +142,11 @@ def test_random_access_matches_sequential(tmp_path, rng):
         ep2 = list(rec.iter_chunks(episode=2))
         assert np.array_equal(Steps.concat(ep2).next_state, eps[2]["next_state"])
         assert len(rec.read(5, 5)) == 0
+        # callers own what they get: the cached chunk is untouched by their changes
+        next(rec.iter_chunks()).reward[:] = -1.0  # chunk 0 now cached
+        assert np.array_equal(rec.read(0, 3).reward, want["reward"][:3])
+        rec.step(4).jac_state[:] = 7.0  # chunk 1 now cached
+        assert np.array_equal(rec.read(3, 6).jac_state, want["jac_state"][3:6])
         with pytest.raises(IndexError):
             rec.read(0, 51)
         with pytest.raises(IndexError):

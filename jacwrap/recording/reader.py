@@ -311,7 +311,8 @@ class Recording:
             a = max(start - self._first[j], 0)
             b = min(stop - self._first[j], len(steps))
             parts.append(steps[int(a) : int(b)])
-        return Steps.concat(parts)
+        # copies: the caller may modify them without touching the cached chunk
+        return parts[0].copy() if len(parts) == 1 else Steps.concat(parts)
 
     def step(self, k: int) -> Steps:
         """Global step ``k`` (a :class:`Steps` of length 1; negative ``k`` counts from the end)."""
@@ -337,7 +338,7 @@ class Recording:
             if b <= start or a >= stop:
                 continue
             steps = self._chunk(j)
-            yield steps[max(start - a, 0) : min(stop - a, b - a)]
+            yield steps[max(start - a, 0) : min(stop - a, b - a)].copy()
 
     def verify(self) -> None:
         """Decode every chunk (checksums included); raises the first problem found."""
@@ -381,6 +382,8 @@ class Recording:
         frame = self._read_at(off, int(self._frame_len[j]))
         if len(frame) < self._frame_len[j]:
             raise TruncatedError(f"{name}: file ends inside {where}")
+        if len(frame) < format.CHUNK_HEAD.size:
+            raise ChecksumError(f"{name}: {where} is shorter than a chunk head")
         tag, k2, first2, nseg, plen, pcrc, hcrc = format.CHUNK_HEAD.unpack_from(frame)
         seg_end = format.CHUNK_HEAD.size + nseg * format.SEGMENT_DTYPE.itemsize
         if (

@@ -63,9 +63,13 @@ class Steps:
             index = slice(int(index), int(index) + 1 if index != -1 else None)
         return Steps(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
 
+    def copy(self) -> Steps:
+        """A copy that owns its arrays."""
+        return Steps(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
+
     @classmethod
     def concat(cls, parts: list[Steps]) -> Steps:
-        """Concatenate along the step axis (at least one part)."""
+        """Concatenate along the step axis (at least one part; one part is returned as is)."""
         if len(parts) == 1:
             return parts[0]
         return cls(
