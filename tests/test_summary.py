@@ -185,7 +185,7 @@ def test_json_keys_are_stable(recording, tmp_path, capsys):
     assert capsys.readouterr().out.strip() == str(out)
 
 
-def test_csv_and_table(recording, capsys):
+def test_csv_and_table(recording, tmp_path, capsys):
     args = argparse.Namespace(files=[str(recording)] * 2, format="csv", out=None)
     summary_cmd.run(args)
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
@@ -194,9 +194,15 @@ def test_csv_and_table(recording, capsys):
     assert rows[2]["switches"] == "6"
     summary_cmd.run(argparse.Namespace(files=[str(recording)], format="table", out=None))
     table = capsys.readouterr().out.splitlines()
+    assert len(table) == 4
     assert table[0].split()[:5] == ["env", "ep", "env#", "steps", "return"]
     assert "0.417 [0.250,0.750]" in table[2] and "1 (25.0%)" in table[2]
     assert "21.00" in table[2] and "1.25" in table[2] and "2.60" in table[2]
+    copy = tmp_path / "copy.jwr"
+    copy.write_bytes(recording.read_bytes())
+    summary_cmd.run(argparse.Namespace(files=[str(recording), str(copy)], format="table", out=None))
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:2] == ["file", "env"] and table[-1].startswith(str(copy))
 
 
 def test_undefined_values_are_null_and_marked():

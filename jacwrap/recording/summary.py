@@ -149,9 +149,13 @@ _TABLE = (
 
 
 def to_table(rows: list[dict[str, Any]]) -> str:
-    """A fixed-width text table (``*`` marks an incomplete episode)."""
-    cells = [[name for name, _ in _TABLE]] + [[f(r) for _, f in _TABLE] for r in rows]
-    widths = [max(len(row[j]) for row in cells) for j in range(len(_TABLE))]
+    """A fixed-width text table (``*`` marks an incomplete episode; a ``file`` column is
+    added when the rows come from several files)."""
+    columns = list(_TABLE)
+    if len({r["file"] for r in rows}) > 1:
+        columns.insert(0, ("file", lambda r: str(r["file"])))
+    cells = [[name for name, _ in columns]] + [[f(r) for _, f in columns] for r in rows]
+    widths = [max(len(row[j]) for row in cells) for j in range(len(columns))]
     lines = [
         "  ".join(
             c.rjust(w) if j else c.ljust(w)
