@@ -7,7 +7,8 @@ drives the real app headless (Textual's Pilot) and prints a small table:
 - open: from app start to the first step's heatmap on screen;
 - playback: steps shown per second while playing at 30 steps/s for a few seconds, and
   the longest gap between two shown steps (a stutter shows up as a long gap);
-- peak RSS growth of the process while doing so (memory is bounded by the episode).
+- episode: median time from pressing ``n`` to the next episode's first step on screen;
+- peak RSS of the process after opening and at the end (memory is bounded by the episode).
 """
 
 from __future__ import annotations
@@ -108,16 +109,20 @@ async def drive(path: Path, play_seconds: float) -> dict[str, float]:
         await asyncio.sleep(play_seconds)
         app.show_step = original
         await pilot.press("space")
-        for _ in range(3):  # episode switches: time to the next episode's first step
+        switches = []
+        for _ in range(3):  # episode switches: time to the next episode's first step on screen
+            t_switch = time.perf_counter()
             await pilot.press("n")
-            while app.loading_episode:
+            while not app.ready:
                 await asyncio.sleep(0.002)
+            switches.append(time.perf_counter() - t_switch)
     times = np.array([s[0] for s in shown])
     steps = np.array([s[1] for s in shown])
     gaps = np.diff(times) if len(times) > 1 else np.array([np.nan])
     span = times[-1] - times[0] if len(times) > 1 else np.nan
     return {
         "open_s": opened,
+        "switch_ms": float(np.median(switches) * 1e3),
         "steps_per_s": (steps[-1] - steps[0]) / span,
         "frames_per_s": (len(times) - 1) / span,
         "max_gap_ms": float(np.max(gaps) * 1e3),
@@ -132,11 +137,12 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=1_000_000)
     p.add_argument("--path", type=Path, default=Path("/tmp/jacwrap-bench-1M.jwr"))
     p.add_argument("--shape", choices=sorted(SHAPES), default="cartpole")
+    p.add_argument("--envs", type=int, default=100, help="episodes written side by side")
     p.add_argument("--play", type=float, default=5.0, help="seconds of playback to time")
     args = p.parse_args()
     if not args.path.exists():
         t = time.perf_counter()
-        write_synthetic(args.path, args.steps, args.shape)
+        write_synthetic(args.path, args.steps, args.shape, args.envs)
         print(f"wrote {args.path} in {time.perf_counter() - t:.0f} s")
     size_mb = args.path.stat().st_size / 2**20
     with open_recording(args.path) as rec:
@@ -144,12 +150,13 @@ def main() -> None:
     r = asyncio.run(drive(args.path, args.play))
     print(
         f"{'file':<20} {'steps':>8} {'MB':>5} {'open s':>7} {'steps/s':>8} {'frames/s':>9}"
-        f" {'p95 gap ms':>11} {'max gap ms':>11} {'RSS open/end MB':>16}"
+        f" {'p95 gap ms':>11} {'max gap ms':>11} {'episode ms':>10} {'RSS open/end MB':>16}"
     )
     print(
         f"{args.path.name:<20} {num_steps:>8} {size_mb:>5.0f} {r['open_s']:>7.2f}"
         f" {r['steps_per_s']:>8.1f} {r['frames_per_s']:>9.1f} {r['p95_gap_ms']:>11.1f}"
-        f" {r['max_gap_ms']:>11.1f} {r['rss_open_mb']:>8.0f}/{r['rss_end_mb']:.0f}"
+        f" {r['max_gap_ms']:>11.1f} {r['switch_ms']:>10.0f}"
+        f" {r['rss_open_mb']:>8.0f}/{r['rss_end_mb']:.0f}"
     )
 
 

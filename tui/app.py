@@ -250,6 +250,8 @@ class ReplayApp(App[None]):
     @on(ReadFailed)
     def _read_failed(self, message: ReadFailed) -> None:
         self.loading_episode = False
+        if self.view is not None:  # stay on the episode that is shown
+            self.episode_index = self.view.index
         self._pause()
         self.push_screen(ErrorScreen("Cannot read recording", message.message, can_continue=True))
 
