@@ -201,9 +201,10 @@ async def test_play_pause_and_speed():
         assert f"step {t}/119" in status(app)
         await pilot.pause(0.2)
         assert app.t == t  # paused: no more steps
-        # playing from the end starts over and stops at the last step
-        await pilot.press("end", "space")
-        for _ in range(200):
+        # playing from the end starts over and stops at the last step (120 steps in 0.5 s)
+        await pilot.press("plus", "plus", "plus", "end", "space")
+        assert "240/s" in status(app)
+        for _ in range(1000):
             await pilot.pause(0.02)
             if not app.playing:
                 break
