@@ -51,6 +51,7 @@ class JacobianVectorEnv(VectorEnv):
         self.env_info = describe(env, name)
         self.num_envs = num_envs
         self.jacobians = jacobians
+        self.threshold = float(threshold)
         self._batch = EnvBatch(
             env, self.env_info, num_envs, jacobians=jacobians, threshold=threshold
         )
@@ -117,7 +118,8 @@ class JacobianVecEnv(VecEnv):
     Drop-in for an SB3 script: ``PPO("MlpPolicy", jacwrap.make_sb3("CheetahRun", 16))``.
     Each ``infos[i]`` holds the keys of :class:`jacwrap.JacobianWrapper` (views into the
     batch arrays, no copies), plus ``terminal_observation`` and ``TimeLimit.truncated``
-    where an episode ended, as SB3 expects; observations are auto-reset.
+    where an episode ended, as SB3 expects; observations are auto-reset. ``infos[i]["reward"]``
+    keeps the float64 reward (SB3 hands the algorithm float32 rewards).
     """
 
     def __init__(
@@ -131,6 +133,7 @@ class JacobianVecEnv(VecEnv):
     ):
         self.env_info = describe(env, name)
         self.jacobians = jacobians
+        self.threshold = float(threshold)
         self._batch = EnvBatch(
             env, self.env_info, num_envs, jacobians=jacobians, threshold=threshold
         )
@@ -161,6 +164,7 @@ class JacobianVecEnv(VecEnv):
         infos = []
         for i in range(self.num_envs):
             info = step_info(b, i, self.jacobians)
+            info["reward"] = float(b.reward[i])  # SB3 passes rewards as float32
             if dones[i]:
                 info["terminal_observation"] = b.final_obs[i]
                 info["TimeLimit.truncated"] = bool(b.truncated[i])
