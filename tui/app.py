@@ -245,6 +245,8 @@ class ReplayApp(App[None]):
     def _open_failed(self, message: OpenFailed) -> None:
         self.open_error = message.message
         self.w_status.update(f" {self.path.name} · cannot open")
+        self.w_heatmap.set_placeholder("no recording")
+        self.w_trace.set_placeholder("")
         self.push_screen(ErrorScreen("Cannot open recording", message.message))
 
     @on(ReadFailed)

@@ -245,6 +245,12 @@ class JacobianHeatmap(Widget):
         self.data: HeatmapData | None = None
         self._offset = (0, 0)
         self._strips: list[Strip] | None = None
+        self.placeholder = "loading…"
+
+    def set_placeholder(self, text: str) -> None:
+        """What to show while there is no data (default ``loading…``)."""
+        self.placeholder, self._strips = text, None
+        self.refresh()
 
     def set_data(self, data: HeatmapData | None) -> None:
         """Show another step's Jacobians (``None``: nothing loaded yet)."""
@@ -275,7 +281,7 @@ class JacobianHeatmap(Widget):
         width, height = self.size.width, self.size.height
         base = self.rich_style
         if self.data is None:
-            lines: list[Line] = [[("loading…", _ITALIC)]]
+            lines: list[Line] = [[(self.placeholder, _ITALIC)]]
         else:
             lines, self._offset = heatmap_lines(self.data, self.cursor, width, height, self._offset)
         strips = []

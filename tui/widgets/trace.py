@@ -101,6 +101,12 @@ class EpisodeTrace(Widget):
         self._reward: np.ndarray | None = None
         self._step = 0
         self._lines: tuple[int, dict] | None = None
+        self.placeholder = "loading…"
+
+    def set_placeholder(self, text: str) -> None:
+        """What to show while there is no episode (default ``loading…``)."""
+        self.placeholder = text
+        self.refresh()
 
     def set_episode(self, sparsity: np.ndarray, reward: np.ndarray) -> None:
         """Show another episode's per-step sparsity ``(T, 3)`` and reward ``(T,)``."""
@@ -115,7 +121,7 @@ class EpisodeTrace(Widget):
 
     def render(self) -> Text:
         if self._sparsity is None or self._reward is None:
-            return Text("loading…", style="italic")
+            return Text(self.placeholder, style="italic")
         cols = max(1, self.size.width - LABEL_W)
         if self._lines is None or self._lines[0] != cols:
             self._lines = (cols, trace_lines(self._sparsity, self._reward, cols))
