@@ -234,7 +234,7 @@ class ReplayApp(App[None]):
                     "Truncated recording", str(message.source.truncated_tail), can_continue=True
                 )
             )
-        if not message.source.episodes:
+        if not message.source.num_episodes:
             self.push_screen(
                 ErrorScreen("Empty recording", f"{self.path}: the recording has no steps")
             )
@@ -347,7 +347,7 @@ class ReplayApp(App[None]):
         if self.source is None:
             return
         header = self.source.header
-        n_eps = len(self.source.episodes)
+        n_eps = self.source.num_episodes
         play = "PLAY" if self.playing else "PAUSE"
         if self.view is None or self.loading_episode:
             pos = "loading episode…"
@@ -420,7 +420,7 @@ class ReplayApp(App[None]):
         if self.source is None:
             return
         index = self.episode_index + delta
-        if 0 <= index < len(self.source.episodes):
+        if 0 <= index < self.source.num_episodes:
             self._pause()
             self.load_episode(index)
 

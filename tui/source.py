@@ -54,7 +54,11 @@ class RecordingSource:
 
     @property
     def episodes(self) -> list[Any]:
-        return list(self.recording.episodes)
+        return self.recording.episodes
+
+    @property
+    def num_episodes(self) -> int:
+        return len(self.recording.episodes)
 
     @property
     def path(self) -> Path:
