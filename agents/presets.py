@@ -20,13 +20,13 @@ COMMON = {
 
 PRESETS: dict[str, dict] = {
     "CartpoleBalance": {"total_timesteps": 1_007_616},
-    "ReacherHard": {"total_timesteps": 2_498_560},
+    "ReacherHard": {"total_timesteps": 2_498_560, "eval_episodes": 30},
     "FingerSpin": {"total_timesteps": 2_007_040},
-    "BallInCup": {"total_timesteps": 2_007_040},
-    "FingerTurnEasy": {"total_timesteps": 2_498_560},
-    "SwimmerSwimmer6": {"total_timesteps": 2_007_040},
-    "CheetahRun": {"total_timesteps": 2_998_272},
-    "WalkerRun": {"total_timesteps": 2_998_272},
+    "BallInCup": {"total_timesteps": 1_499_136},
+    "FingerTurnEasy": {"total_timesteps": 2_498_560, "eval_episodes": 30},
+    "SwimmerSwimmer6": {"total_timesteps": 1_499_136},
+    "CheetahRun": {"total_timesteps": 2_007_040, "eval_episodes": 30},
+    "WalkerRun": {"total_timesteps": 2_007_040, "eval_episodes": 30},
 }
 """Order = training order (cheapest first, the two exact targets first)."""
 

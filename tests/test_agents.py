@@ -48,6 +48,23 @@ def test_parse_args_reads_every_field():
     assert parse_args(["--no-progress"]).progress is False
 
 
+def test_presets_cover_the_paper_tasks_and_parse():
+    from agents.presets import PRESETS, preset_argv
+
+    assert list(PRESETS)[:2] == ["CartpoleBalance", "ReacherHard"]
+    assert set(PRESETS) == set(jacwrap.PAPER_ENVS)
+    for env in PRESETS:
+        a = parse_args(preset_argv(env))
+        assert a.env == env and a.total_timesteps % (a.num_envs * a.n_steps) == 0
+        assert (a.gamma, a.clip_range, a.ent_coef, a.n_steps, a.num_envs) == (
+            0.99,
+            0.2,
+            0.0,
+            64,
+            128,
+        )
+
+
 def test_training_writes_logs_checkpoints_and_a_portable_model(tiny_run):
     rows = list(csv.DictReader((tiny_run / "eval.csv").read_text().splitlines()))
     assert [int(r["step"]) for r in rows] == [128, 256]
