@@ -44,6 +44,7 @@ bench: setup
     {{py}} -m bench.bench_recording
     {{py}} -m bench.bench_analysis
     {{py}} -m bench.bench_fit
+    {{py}} -m bench.bench_tui
 
 # Train one expert agent with its shipped settings (agents/presets.py) -> agents/policies/ENV.zip.
 train env *args: setup

@@ -23,9 +23,26 @@ from jacwrap.errors import (
     UnknownEnvError,
     UnsupportedEnvError,
 )
-from jacwrap.gym_env import JacobianWrapper, make
 from jacwrap.sparsity import GROUND_TRUTH_THRESHOLD, LEARNED_THRESHOLD
-from jacwrap.vector_env import JacobianVecEnv, JacobianVectorEnv, make_sb3, make_vec
+
+# The adapters import MJX, Playground and Stable-Baselines3 (seconds): load them on first use,
+# so that reading recordings (summary, replay) starts fast.
+_LAZY = {
+    "JacobianWrapper": "jacwrap.gym_env",
+    "make": "jacwrap.gym_env",
+    "JacobianVectorEnv": "jacwrap.vector_env",
+    "JacobianVecEnv": "jacwrap.vector_env",
+    "make_vec": "jacwrap.vector_env",
+    "make_sb3": "jacwrap.vector_env",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'jacwrap' has no attribute {name!r}")
 
 
 def _register() -> None:

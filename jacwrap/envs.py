@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import mujoco
 import numpy as np
 
 from jacwrap._jax_setup import configure_jax
@@ -28,19 +27,32 @@ PAPER_ENVS: tuple[str, ...] = (
     "SwimmerSwimmer6",
 )
 
-# DM Control Suite tasks of Playground whose models have a free or ball joint, or that need
-# vision; they are not (qpos, qvel) state machines in a tangent space.
-_EXCLUDED = {"HumanoidStand", "HumanoidWalk", "HumanoidRun", "FishSwim"}
+#: The other DM Control Suite tasks of Playground 0.2.0 whose state is (qpos, qvel). Kept
+#: static so that ``import jacwrap`` does not import Playground; a test checks it against
+#: ``mujoco_playground.dm_control_suite.ALL_ENVS``.
+OTHER_ENVS: tuple[str, ...] = (
+    "AcrobotSwingup",
+    "AcrobotSwingupSparse",
+    "CartpoleBalanceSparse",
+    "CartpoleSwingup",
+    "CartpoleSwingupSparse",
+    "FingerTurnHard",
+    "HopperHop",
+    "HopperStand",
+    "PendulumSwingup",
+    "PointMass",
+    "ReacherEasy",
+    "WalkerStand",
+    "WalkerWalk",
+)
+
+#: Playground DM Control tasks left out: free/ball joints (qpos is not a tangent space).
+EXCLUDED_ENVS: tuple[str, ...] = ("FishSwim", "HumanoidRun", "HumanoidStand", "HumanoidWalk")
 
 
 def available_envs() -> list[str]:
     """Names that :func:`jacwrap.make` accepts: the paper's tasks first, then the others."""
-    from mujoco_playground import dm_control_suite
-
-    others = sorted(
-        n for n in dm_control_suite.ALL_ENVS if n not in PAPER_ENVS and n not in _EXCLUDED
-    )
-    return [*PAPER_ENVS, *others]
+    return [*PAPER_ENVS, *OTHER_ENVS]
 
 
 @dataclass(frozen=True)
@@ -90,7 +102,9 @@ class EnvInfo:
         }
 
 
-def _dof_names(model: mujoco.MjModel, kind: str) -> list[str]:
+def _dof_names(model: Any, kind: str) -> list[str]:
+    import mujoco
+
     names = []
     for j in range(model.njnt):
         jname = mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, j) or f"joint{j}"
@@ -100,7 +114,9 @@ def _dof_names(model: mujoco.MjModel, kind: str) -> list[str]:
 
 def describe(env: Any, name: str | None = None) -> EnvInfo:
     """Build the :class:`EnvInfo` of a Playground env object (raises if unsupported)."""
-    model: mujoco.MjModel = env.mj_model
+    import mujoco
+
+    model = env.mj_model
     bad = [
         int(t)
         for t in model.jnt_type

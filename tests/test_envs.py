@@ -174,3 +174,27 @@ def test_sb3_vecenv_infos_and_ppo_trains():
     model = PPO("MlpPolicy", plain, n_steps=64, batch_size=64, n_epochs=2, seed=0, device="cpu")
     model.learn(total_timesteps=2048)
     assert model.num_timesteps >= 2048
+
+
+def test_env_list_matches_playground():
+    from mujoco_playground import dm_control_suite
+
+    from jacwrap.envs import EXCLUDED_ENVS
+
+    assert sorted(jacwrap.available_envs() + list(EXCLUDED_ENVS)) == sorted(
+        dm_control_suite.ALL_ENVS
+    )
+    for name in EXCLUDED_ENVS:  # really not (qpos, qvel) in a tangent space
+        with pytest.raises(jacwrap.UnsupportedEnvError):
+            from jacwrap.envs import describe
+
+            describe(dm_control_suite.load(name, config_overrides={"impl": "jax"}), name)
+
+
+def test_import_is_light():
+    import subprocess
+    import sys
+
+    code = "import jacwrap, sys; print('mujoco_playground' in sys.modules, 'torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
