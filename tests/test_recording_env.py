@@ -111,13 +111,17 @@ def test_sb3_recorder(tmp_path):
         rewards.append(r)
     venv.close()
     with open_recording(path) as rec:
-        assert rec.header.seed == 5 and rec.header.extra["reward_dtype"].startswith("float32")
+        assert rec.header.seed == 5 and rec.header.extra["reward_dtype"] == "float64"
         full = [e for e in rec.episodes if e.complete]
         assert sorted(e.env_index for e in full) == [0, 1]
         for e in full:
             s = rec.episode(e.index)
             assert np.array_equal(s.truncated, [False, False, True])
-            assert np.array_equal(s.reward, [rewards[t][e.env_index] for t in range(3)])
+            # float64 rewards from the infos; SB3 itself saw them rounded to float32.
+            assert s.reward.dtype == np.float64
+            expected = [rewards[t][e.env_index] for t in range(3)]
+            assert np.array_equal(s.reward.astype(np.float32), expected)
+            assert not np.array_equal(s.reward, np.asarray(expected, np.float64))
             assert np.array_equal(s.action, np.zeros((3, 1)))
         assert sum(e.length for e in rec.episodes) == 8
 

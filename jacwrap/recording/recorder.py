@@ -233,10 +233,17 @@ class VectorRecorder(VectorWrapper):
         return super().close(**kwargs)
 
 
+def _sb3_reward_dtype(base) -> str:
+    """jacwrap's SB3 VecEnv keeps the float64 reward in its infos; other VecEnvs do not."""
+    from jacwrap.vector_env import JacobianVecEnv
+
+    return "float64" if isinstance(base, JacobianVecEnv) else "float32 (SB3 VecEnv)"
+
+
 class SB3Recorder(VecEnvWrapper):
     """Record every step of a :func:`jacwrap.make_sb3` VecEnv (``PPO(..., SB3Recorder(venv,
-    "run.jwr"))``). SB3 passes rewards as float32, so recorded rewards are float32 values
-    unless the infos carry a float64 ``reward``. Same arguments as :class:`RecorderWrapper`.
+    "run.jwr"))``). SB3 passes rewards as float32; the float64 ``reward`` that
+    jacwrap's SB3 VecEnv puts in its infos is recorded instead. Same arguments as :class:`RecorderWrapper`.
     """
 
     def __init__(
@@ -260,7 +267,7 @@ class SB3Recorder(VecEnvWrapper):
             policy,
             jac_dtype,
             overwrite,
-            {"reward_dtype": "float32 (SB3 VecEnv)", **(extra or {})},
+            {"reward_dtype": _sb3_reward_dtype(base), **(extra or {})},
             writer_kwargs,
         )
         self._obs: np.ndarray | None = None
