@@ -114,9 +114,6 @@ class EnvBatch:
 
             return jax.tree.map(pick, new, old)
 
-        self._reset = jax.jit(reset)
-        self._step = jax.jit(jax.vmap(one))
-        self._merge = jax.jit(merge)
         self._sharding = None
         devices = jax.local_devices()
         if shard and len(devices) > 1 and num_envs % len(devices) == 0:
@@ -124,6 +121,16 @@ class EnvBatch:
 
             mesh = Mesh(np.array(devices), ("batch",))
             self._sharding = NamedSharding(mesh, PartitionSpec("batch"))
+        # Every leaf has the batch axis first: with several devices, inputs and outputs are all
+        # sharded along it, so the step's output feeds the step without a second compile.
+        sh = (
+            {}
+            if self._sharding is None
+            else {"in_shardings": self._sharding, "out_shardings": self._sharding}
+        )
+        self._reset = jax.jit(reset, **sh)
+        self._step = jax.jit(jax.vmap(one), **sh)
+        self._merge = jax.jit(merge, **sh)
         self._state = None
         self._s = None  # (B, n) host copy of the current state vector
         self._obs = None

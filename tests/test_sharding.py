@@ -17,11 +17,12 @@ import numpy as np
 import jax
 import jacwrap
 assert len(jax.devices()) == 2, jax.devices()
-vec = jacwrap.make_vec("CartpoleBalance", 4)
+vec = jacwrap.make_vec("CartpoleBalance", 4, episode_length=2)
 assert vec._batch._sharding is not None
 obs, _ = vec.reset(seed=3)
 acts = np.linspace(-1, 1, 4 * 3).reshape(3, 4, 1)
 out = [vec.step(a) for a in acts]
+assert vec._batch._step._cache_size() == 1  # the sharded step compiles once
 last = out[-1][4]
 print(json.dumps({"obs": out[-1][0].tolist(), "jac_state": last["jac_state"].tolist(),
                   "jac_action": last["jac_action"].tolist()}))
@@ -35,7 +36,7 @@ def test_sharded_batch_equals_single_device():
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     sharded = json.loads(proc.stdout.strip().splitlines()[-1])
-    vec = jacwrap.make_vec("CartpoleBalance", 4)
+    vec = jacwrap.make_vec("CartpoleBalance", 4, episode_length=2)  # crosses an auto-reset
     vec.reset(seed=3)
     acts = np.linspace(-1, 1, 4 * 3).reshape(3, 4, 1)
     out = [vec.step(a) for a in acts]
