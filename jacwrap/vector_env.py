@@ -20,6 +20,16 @@ from jacwrap.gym_env import _obs_dim, action_space, observation_space, step_info
 from jacwrap.sparsity import GROUND_TRUTH_THRESHOLD, SPARSITY_KINDS
 
 
+def _init_batch(adapter, env, num_envs, name, jacobians, threshold) -> None:
+    """The state both batched adapters share: the env's description and its EnvBatch."""
+    adapter.env_info = describe(env, name)
+    adapter.jacobians = jacobians
+    adapter.threshold = float(threshold)
+    adapter._batch = EnvBatch(
+        env, adapter.env_info, num_envs, jacobians=jacobians, threshold=threshold
+    )
+
+
 class JacobianVectorEnv(VectorEnv):
     """``num_envs`` Playground envs as a Gymnasium ``VectorEnv`` (autoreset: ``SAME_STEP``).
 
@@ -48,13 +58,8 @@ class JacobianVectorEnv(VectorEnv):
         jacobians: bool = True,
         threshold: float = GROUND_TRUTH_THRESHOLD,
     ):
-        self.env_info = describe(env, name)
+        _init_batch(self, env, num_envs, name, jacobians, threshold)
         self.num_envs = num_envs
-        self.jacobians = jacobians
-        self.threshold = float(threshold)
-        self._batch = EnvBatch(
-            env, self.env_info, num_envs, jacobians=jacobians, threshold=threshold
-        )
         self.single_observation_space = observation_space(_obs_dim(env))
         self.single_action_space = action_space(self.env_info)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
@@ -131,12 +136,7 @@ class JacobianVecEnv(VecEnv):
         jacobians: bool = True,
         threshold: float = GROUND_TRUTH_THRESHOLD,
     ):
-        self.env_info = describe(env, name)
-        self.jacobians = jacobians
-        self.threshold = float(threshold)
-        self._batch = EnvBatch(
-            env, self.env_info, num_envs, jacobians=jacobians, threshold=threshold
-        )
+        _init_batch(self, env, num_envs, name, jacobians, threshold)
         super().__init__(num_envs, observation_space(_obs_dim(env)), action_space(self.env_info))
         self._actions: np.ndarray | None = None
         self._seeds: list[int | None] = [None] * num_envs
