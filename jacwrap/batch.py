@@ -50,6 +50,22 @@ class BatchStep:
     reset_state: np.ndarray  # (B, n): the state after auto-reset (== next_state if none)
 
 
+def check_actions(info: EnvInfo, num_envs: int, actions: Any) -> np.ndarray:
+    """Validate a (B, m) batch of actions; returns float64 NumPy (NaN allowed)."""
+    m = info.nu
+    arr = np.asarray(actions)
+    if arr.dtype.kind not in "fiu":
+        raise ActionError(
+            f"{info.name}: actions must be numeric with shape ({num_envs}, {m}); "
+            f"got dtype {arr.dtype}"
+        )
+    if arr.shape != (num_envs, m):
+        raise ActionError(
+            f"{info.name}: expected actions of shape ({num_envs}, {m}), got {arr.shape}"
+        )
+    return arr.astype(np.float64, copy=False)
+
+
 def _uniform_types(tree: Any, like: Any) -> Any:
     """Cast every leaf of ``tree`` to the dtype and weak-type of the matching leaf of ``like``."""
 
@@ -188,19 +204,7 @@ class EnvBatch:
 
     def check_actions(self, actions: Any) -> np.ndarray:
         """Validate a (B, m) batch of actions; returns float64 NumPy (NaN allowed)."""
-        m = self.info.nu
-        arr = np.asarray(actions)
-        if arr.dtype.kind not in "fiu":
-            raise ActionError(
-                f"{self.info.name}: actions must be numeric with shape ({self.num_envs}, {m}); "
-                f"got dtype {arr.dtype}"
-            )
-        if arr.shape != (self.num_envs, m):
-            raise ActionError(
-                f"{self.info.name}: expected actions of shape ({self.num_envs}, {m}), "
-                f"got {arr.shape}"
-            )
-        return arr.astype(np.float64, copy=False)
+        return check_actions(self.info, self.num_envs, actions)
 
     def step(self, actions: Any) -> BatchStep:
         """Step every env with ``actions`` (B, m); auto-resets finished episodes."""

@@ -20,14 +20,41 @@ from jacwrap.gym_env import _obs_dim, action_space, observation_space, step_info
 from jacwrap.sparsity import GROUND_TRUTH_THRESHOLD, SPARSITY_KINDS
 
 
-def _init_batch(adapter, env, num_envs, name, jacobians, threshold) -> None:
-    """The state both batched adapters share: the env's description and its EnvBatch."""
+def _init_batch(adapter, env, num_envs, name, jacobians, threshold, workers, overrides) -> None:
+    """The state both batched adapters share: the env's description and its batch.
+
+    ``workers > 1`` splits the batch over that many processes (a registered ``name`` is
+    needed to rebuild the env in each), the way to use several CPU cores.
+    """
     adapter.env_info = describe(env, name)
     adapter.jacobians = jacobians
     adapter.threshold = float(threshold)
-    adapter._batch = EnvBatch(
-        env, adapter.env_info, num_envs, jacobians=jacobians, threshold=threshold
-    )
+    if workers > 1:
+        from jacwrap.envs import available_envs
+        from jacwrap.errors import UnknownEnvError
+        from jacwrap.parallel import ProcessEnvBatch
+
+        if name not in available_envs():
+            raise UnknownEnvError(str(name), available_envs())
+        adapter._batch = ProcessEnvBatch(
+            name,
+            adapter.env_info,
+            num_envs,
+            workers=workers,
+            jacobians=jacobians,
+            threshold=threshold,
+            config_overrides=overrides,
+        )
+    else:
+        adapter._batch = EnvBatch(
+            env, adapter.env_info, num_envs, jacobians=jacobians, threshold=threshold
+        )
+
+
+def _close_batch(adapter) -> None:
+    close = getattr(adapter._batch, "close", None)
+    if close is not None:
+        close()
 
 
 class JacobianVectorEnv(VectorEnv):
@@ -57,8 +84,10 @@ class JacobianVectorEnv(VectorEnv):
         name: str | None = None,
         jacobians: bool = True,
         threshold: float = GROUND_TRUTH_THRESHOLD,
+        workers: int = 1,
+        config_overrides: dict | None = None,
     ):
-        _init_batch(self, env, num_envs, name, jacobians, threshold)
+        _init_batch(self, env, num_envs, name, jacobians, threshold, workers, config_overrides)
         self.num_envs = num_envs
         self.single_observation_space = observation_space(_obs_dim(env))
         self.single_action_space = action_space(self.env_info)
@@ -114,7 +143,7 @@ class JacobianVectorEnv(VectorEnv):
         return b.obs, b.reward, b.terminated, b.truncated, infos
 
     def close_extras(self, **kwargs):
-        pass
+        _close_batch(self)
 
 
 class JacobianVecEnv(VecEnv):
@@ -135,8 +164,10 @@ class JacobianVecEnv(VecEnv):
         name: str | None = None,
         jacobians: bool = True,
         threshold: float = GROUND_TRUTH_THRESHOLD,
+        workers: int = 1,
+        config_overrides: dict | None = None,
     ):
-        _init_batch(self, env, num_envs, name, jacobians, threshold)
+        _init_batch(self, env, num_envs, name, jacobians, threshold, workers, config_overrides)
         super().__init__(num_envs, observation_space(_obs_dim(env)), action_space(self.env_info))
         self._actions: np.ndarray | None = None
         self._seeds: list[int | None] = [None] * num_envs
@@ -177,7 +208,7 @@ class JacobianVecEnv(VecEnv):
         return b.obs, b.reward.astype(np.float32), dones, infos
 
     def close(self) -> None:
-        pass
+        _close_batch(self)
 
     def get_attr(self, attr_name: str, indices=None):
         return [getattr(self, attr_name) for _ in self._indices(indices)]
@@ -208,11 +239,24 @@ def make_vec(
     *,
     jacobians: bool = True,
     threshold: float = GROUND_TRUTH_THRESHOLD,
+    workers: int = 1,
     **config_overrides: Any,
 ):
-    """Gymnasium ``VectorEnv`` of ``num_envs`` copies of a registered task."""
+    """Gymnasium ``VectorEnv`` of ``num_envs`` copies of a registered task.
+
+    ``workers=2`` (or more) steps the batch in that many processes: on a multi-core CPU,
+    how the cores get used (see :mod:`jacwrap.parallel`).
+    """
     env = load_playground(name, **config_overrides)
-    return JacobianVectorEnv(env, num_envs, name=name, jacobians=jacobians, threshold=threshold)
+    return JacobianVectorEnv(
+        env,
+        num_envs,
+        name=name,
+        jacobians=jacobians,
+        threshold=threshold,
+        workers=workers,
+        config_overrides=config_overrides,
+    )
 
 
 def make_sb3(
@@ -221,8 +265,18 @@ def make_sb3(
     *,
     jacobians: bool = True,
     threshold: float = GROUND_TRUTH_THRESHOLD,
+    workers: int = 1,
     **config_overrides: Any,
 ):
-    """Stable-Baselines3 ``VecEnv`` of ``num_envs`` copies of a registered task."""
+    """Stable-Baselines3 ``VecEnv`` of ``num_envs`` copies of a registered task
+    (``workers`` as in :func:`make_vec`)."""
     env = load_playground(name, **config_overrides)
-    return JacobianVecEnv(env, num_envs, name=name, jacobians=jacobians, threshold=threshold)
+    return JacobianVecEnv(
+        env,
+        num_envs,
+        name=name,
+        jacobians=jacobians,
+        threshold=threshold,
+        workers=workers,
+        config_overrides=config_overrides,
+    )
