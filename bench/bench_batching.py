@@ -5,7 +5,9 @@ Each strategy runs in a fresh process (XLA flags must be set before JAX starts):
 - ``default``: one CPU device, XLA's own intra-op threads;
 - ``single-thread``: one CPU device, ``--xla_cpu_multi_thread_eigen=false``;
 - ``2-devices``: ``jax_num_cpu_devices=2``, the batch sharded over both with
-  ``NamedSharding`` (what :class:`jacwrap.batch.EnvBatch` does with several devices).
+  ``NamedSharding`` (what :class:`jacwrap.batch.EnvBatch` does with several devices);
+- ``2-workers``: :class:`jacwrap.parallel.ProcessEnvBatch`, half the batch in each of two
+  processes with single-threaded XLA (``make_vec(..., workers=2)``).
 
 Reported: compile time of the first Jacobian step (fresh cache) and Jacobian steps/s.
 
@@ -30,8 +32,12 @@ if strategy == "2-devices":
 import numpy as np
 from jacwrap.batch import EnvBatch
 from jacwrap.envs import describe, load_playground
+from jacwrap.parallel import ProcessEnvBatch
 env = load_playground(name)
-b = EnvBatch(env, describe(env, name), batch)
+if strategy == "2-workers":
+    b = ProcessEnvBatch(name, describe(env, name), batch, workers=2)
+else:
+    b = EnvBatch(env, describe(env, name), batch)
 b.reset(list(range(batch)))
 acts = np.random.default_rng(0).uniform(-1, 1, (16, batch, env.action_size))
 t0 = time.perf_counter()
@@ -42,13 +48,14 @@ while time.perf_counter() - t0 < seconds:
     b.step(acts[n % 16])
     n += 1
 rate = n * batch / (time.perf_counter() - t0)
-print(json.dumps({"devices": len(jax.devices()), "compile_s": compile_s, "steps_per_s": rate}))
+print(json.dumps({"devices": 2 if strategy == "2-workers" else len(jax.devices()), "compile_s": compile_s, "steps_per_s": rate}))
 """
 
 FLAGS = {
     "default": "",
     "single-thread": "--xla_cpu_multi_thread_eigen=false",
     "2-devices": "",
+    "2-workers": "",
 }
 
 
