@@ -29,8 +29,12 @@ class WorkerError(JacwrapError, RuntimeError):
     """A worker process failed; the message carries its exception."""
 
 
-def _worker(conn, name: str, overrides: dict, num_envs: int, kwargs: dict) -> None:
-    # One core per worker: XLA's intra-op threads fight over the cores otherwise.
+def _worker(conn, index: int, name: str, overrides: dict, num_envs: int, kwargs: dict) -> None:
+    # One core per worker, before JAX starts: XLA sizes its thread pools to the CPUs a
+    # process may use, and pools that span every core fight each other across workers.
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cpus) > 1:
+        os.sched_setaffinity(0, {cpus[index % len(cpus)]})
     flags = os.environ.get("XLA_FLAGS", "")
     if "xla_cpu_multi_thread_eigen" not in flags:
         os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false".strip()
@@ -89,11 +93,11 @@ class ProcessEnvBatch:
         kwargs = {"jacobians": jacobians, "threshold": threshold, "autoreset": autoreset}
         self._conns = []
         self._procs = []
-        for sl in self._slices:
+        for index, sl in enumerate(self._slices):
             parent, child = ctx.Pipe()
             proc = ctx.Process(
                 target=_worker,
-                args=(child, name, dict(config_overrides or {}), sl.stop - sl.start, kwargs),
+                args=(child, index, name, dict(config_overrides or {}), sl.stop - sl.start, kwargs),
                 daemon=True,
             )
             proc.start()
