@@ -35,6 +35,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--num-envs", type=int, default=1, metavar="B", help="envs stepped together (default 1)"
     )
     p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="W",
+        help="processes sharing the batch, one per CPU core (default 1)",
+    )
+    p.add_argument(
         "--jac-dtype",
         choices=("float64", "float32"),
         default="float64",
@@ -56,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         out_dir=args.out,
         num_envs=args.num_envs,
+        workers=args.workers,
         jac_dtype=args.jac_dtype,
         progress=not args.no_progress,
         overwrite=args.overwrite,

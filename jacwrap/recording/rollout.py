@@ -36,13 +36,15 @@ def record_rollouts(
     overwrite: bool = False,
     path: str | os.PathLike | None = None,
     threshold: float = GROUND_TRUTH_THRESHOLD,
+    workers: int = 1,
 ) -> Path:
     """Record ``episodes`` episodes of ``policy`` in ``env_name`` and return the file's path.
 
     ``policy`` is ``"random"``, ``"zero"`` or an SB3 ``.zip`` file. Episodes last at most
     ``max_steps`` steps (default: the task's episode length) and run ``num_envs`` at a
     time (one batched Jacobian call per step); env i is seeded ``seed + i`` and the policy
-    with ``seed``. The file is ``out_dir/<env>-<policy>-seed<S>-<N>ep[-f32].jwr`` unless
+    with ``seed``; ``workers`` processes share the batch (several CPU cores). The file is
+    ``out_dir/<env>-<policy>-seed<S>-<N>ep[-f32].jwr`` unless
     ``path`` is given; an existing file raises :class:`RecordingExistsError` unless
     ``overwrite``. ``progress`` shows a tqdm bar (steps/s, ETA).
     """
@@ -66,7 +68,8 @@ def record_rollouts(
             f"{out}: a recording already exists (use overwrite / --overwrite, or another --out)"
         )
     overrides = {} if max_steps is None else {"episode_length": int(max_steps)}
-    venv = make_vec(env_name, num_envs, threshold=threshold, **overrides)
+    workers = max(1, min(int(workers), num_envs))
+    venv = make_vec(env_name, num_envs, threshold=threshold, workers=workers, **overrides)
     info = venv.env_info
     pol = load_policy(policy, info)
     pol.reset(num_envs, seed)
@@ -86,6 +89,7 @@ def record_rollouts(
             _roll(venv, pol, writer, episodes, bar)
     finally:
         bar.close()
+        venv.close()
     return out
 
 
