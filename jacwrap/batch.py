@@ -66,17 +66,13 @@ def check_actions(info: EnvInfo, num_envs: int, actions: Any) -> np.ndarray:
     return arr.astype(np.float64, copy=False)
 
 
-def _uniform_types(tree: Any, like: Any) -> Any:
-    """Cast every leaf of ``tree`` to the dtype and weak-type of the matching leaf of ``like``."""
+def _strong_types(tree: Any) -> Any:
+    """Drop weak types (e.g. ``data.time`` after ``replace(time=0.0)``) from every leaf.
 
-    def cast(x, ref):
-        x = jnp.asarray(x)
-        y = jax.lax.convert_element_type(x, ref.dtype)
-        if not getattr(ref, "weak_type", False) and getattr(y, "weak_type", False):
-            y = y + jnp.zeros((), ref.dtype)
-        return y
-
-    return jax.tree.map(cast, tree, like)
+    The step returns strongly typed arrays; a reset state with a weak-typed leaf would make
+    the jitted step compile a second time on its own output and at every auto-reset.
+    """
+    return jax.tree.map(lambda x: jax.lax.convert_element_type(x, jnp.result_type(x)), tree)
 
 
 class EnvBatch:
@@ -110,17 +106,16 @@ class EnvBatch:
                 return jacobian_step(env, st, a, self.threshold)
             return plain_step(env, st, a)
 
-        step_out = jax.eval_shape(lambda k: jax.vmap(env.step)(*self._abstract(env, k)), 0)
-        self._step_shapes = step_out
-        if step_out.data.qpos.dtype != jnp.float64:
+        qpos = jax.eval_shape(lambda k: env.reset(k).data.qpos, jax.random.PRNGKey(0))
+        if qpos.dtype != jnp.float64:
             raise UnsupportedEnvError(
-                f"{info.name}: the MJX model is {step_out.data.qpos.dtype}, not float64; build "
+                f"{info.name}: the MJX model is {qpos.dtype}, not float64; build "
                 "the Playground env after `import jacwrap` (which enables jax_enable_x64)"
             )
 
         def reset(keys):
             st = jax.vmap(env.reset)(keys)
-            st = _uniform_types(st, self._step_shapes)
+            st = _strong_types(st)
             return st, state_vector(st.data)
 
         def merge(mask, new, old):
@@ -153,12 +148,6 @@ class EnvBatch:
         self._steps = np.zeros(num_envs, dtype=np.int64)
         self.last_episode_length = np.zeros(num_envs, dtype=np.int64)
         self._rngs: list[np.random.Generator] = [np.random.default_rng() for _ in range(num_envs)]
-
-    @staticmethod
-    def _abstract(env, _):
-        keys = jax.random.split(jax.random.PRNGKey(0), 1)
-        st = jax.vmap(env.reset)(keys)
-        return st, jnp.zeros((1, env.action_size))
 
     # -- helpers ----------------------------------------------------------------------------
     def _place(self, tree):
