@@ -41,6 +41,7 @@ lint: setup
 # Benchmarks: prints ratios measured side by side in one run (record them in BENCHMARKS.md).
 bench: setup
     {{py}} -m bench.bench_env
+    {{py}} -m bench.bench_batching
     {{py}} -m bench.bench_recording
     {{py}} -m bench.bench_analysis
     {{py}} -m bench.bench_fit

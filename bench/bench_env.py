@@ -95,7 +95,7 @@ def first_step(name: str, batch: int, cache_dir: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--envs", nargs="+", default=["CartpoleBalance", "CheetahRun"])
-    ap.add_argument("--batches", nargs="+", type=int, default=[1, 32, 128])
+    ap.add_argument("--batches", nargs="+", type=int, default=[1, 32])
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--no-compile", action="store_true", help="skip the cold/warm start runs")
     ap.add_argument(
