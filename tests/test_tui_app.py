@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jacwrap.fit.summary import FitSummary, fits_dir, write_summary
+from jacwrap.fit.summary import HISTORY_KEYS, FitSummary, fits_dir, write_summary
 from jacwrap.recording import RecordingError, RecordingWriter, open_recording
 from tui.app import ReplayApp
 from tui.screens.episodes import EpisodePicker
@@ -353,20 +353,7 @@ def _summary_raw(mode: str, seed: int, mse: float, learned: float, target: float
         "test_jacobian_mae_on_zeros": 1.0,
         "sparsity": sp,
     }
-    history = {
-        k: [1.0]
-        for k in (
-            "epoch",
-            "train_loss",
-            "train_mse",
-            "train_jacobian_term",
-            "test_mse",
-            "test_sparsity",
-            "test_jacobian_mse",
-            "epoch_s",
-            "samples_per_s",
-        )
-    }
+    history = {k: [1.0] for k in HISTORY_KEYS}
     return {
         "schema": "jacwrap.fit-summary",
         "schema_version": 1,

@@ -41,6 +41,7 @@ from jacwrap.fit.model import (
     next_state_n,
 )
 from jacwrap.fit.normalize import Normalization, normalize_jacobian
+from jacwrap.fit.summary import HISTORY_KEYS
 from jacwrap.sparsity import LEARNED_THRESHOLD, SPARSITY_KINDS, sparsity_triplet
 
 
@@ -305,20 +306,7 @@ def fit(data: FitData, config: FitConfig, *, callback: Callback | None = None) -
     compiled = _compiled_step(step_cfg, batch, params, opt_state, train, norm32, idx0, w0, key)
     compile_s = time.perf_counter() - t0
 
-    history: dict[str, list] = {
-        k: []
-        for k in (
-            "epoch",
-            "train_loss",
-            "train_mse",
-            "train_jacobian_term",
-            "test_mse",
-            "test_sparsity",
-            "test_jacobian_mse",
-            "epoch_s",
-            "samples_per_s",
-        )
-    }
+    history: dict[str, list] = {k: [] for k in HISTORY_KEYS}
     cb(
         "start",
         {"steps_per_epoch": steps_per_epoch, "epochs": config.epochs, "num_train": train.num},
