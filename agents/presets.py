@@ -25,7 +25,7 @@ PRESETS: dict[str, dict] = {
     "FingerSpin": {"total_timesteps": 2_007_040},
     "BallInCup": {"total_timesteps": 1_499_136},
     "FingerTurnEasy": {"total_timesteps": 2_498_560, "eval_episodes": 30},
-    "SwimmerSwimmer6": {"total_timesteps": 81_920},  # env-limited: ~150 steps/s here
+    "SwimmerSwimmer6": {"total_timesteps": 2_007_040, "eval_episodes": 30},
     "CheetahRun": {"total_timesteps": 2_007_040, "eval_episodes": 30},
     "WalkerRun": {"total_timesteps": 2_007_040, "eval_episodes": 30},
 }

@@ -14,6 +14,12 @@ colored noise over ``eval_episodes`` episodes), ``checkpoints/step_<N>.zip``, ``
 (best evaluation so far), ``final.zip`` and ``args.json``. Saved models load with plain
 ``PPO.load``; their ``colored_noise_beta`` attribute tells :mod:`jacwrap.policies` which noise
 to roll them out with. ``--ship`` copies ``best.zip`` to ``agents/policies/<env>.zip``.
+
+``--norm-obs`` / ``--norm-reward`` train through SB3's ``VecNormalize`` (running mean and
+variance of observations; rewards divided by the running std of the discounted return). The
+reward scale only matters during training. The observation statistics are folded into the
+first linear layers of the saved policy (``agents.normalization``), so every saved model
+acts on raw observations and stays a plain ``PPO`` zip: nothing extra to ship or load.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import torch
 import jacwrap
 from agents.colored_noise import ColoredNoisePolicy, NoiseEpisodeCallback
 from agents.evaluate import episode_returns
+from agents.normalization import folded_observation_norm
 from jacwrap.policies import NOISE_BETA_ATTR, SB3Policy
 
 POLICY_DIR = Path(__file__).resolve().parent / "policies"
@@ -64,6 +71,8 @@ class Args:
     ship: bool = False  # copy best.zip to agents/policies/<env>.zip at the end
     progress: bool = True
     threads: int = 1
+    norm_obs: bool = False  # running observation normalisation, folded into the saved policy
+    norm_reward: bool = False  # scale rewards by a running std of the discounted return
 
 
 def parse_args(argv: list[str] | None = None) -> Args:
@@ -95,7 +104,7 @@ def save_portable(model, path: Path, beta: float) -> None:
         model.policy_class, model.policy_kwargs = cls, kwargs
 
 
-def make_callback(args: Args, out: Path, eval_env):
+def make_callback(args: Args, out: Path, eval_env, vecnorm=None):
     """Progress bar, periodic evaluation (stochastic policy, colored noise), checkpoints."""
     from stable_baselines3.common.callbacks import BaseCallback
     from tqdm import tqdm
@@ -125,6 +134,10 @@ def make_callback(args: Args, out: Path, eval_env):
             return True
 
         def evaluate(self) -> None:
+            with folded_observation_norm(self.model, vecnorm):  # raw observations in and out
+                self._evaluate()
+
+        def _evaluate(self) -> None:
             self.last_eval = self.num_timesteps
             policy = SB3Policy(self.model, eval_env.env_info, beta=args.beta)
             r = episode_returns(policy, eval_env, seed=10_000 + self.num_timesteps)
@@ -169,9 +182,21 @@ def train(args: Args) -> Path:
     env = jacwrap.make_sb3(args.env, args.num_envs, jacobians=False)
     env.seed(args.seed)
     eval_env = jacwrap.make_sb3(args.env, args.eval_episodes, jacobians=False)
+    vecnorm = None
+    if args.norm_obs or args.norm_reward:
+        from stable_baselines3.common.vec_env import VecNormalize
+
+        # clip_obs=inf: the folded policy (raw observations in) then equals the trained one
+        vecnorm = VecNormalize(
+            env,
+            norm_obs=args.norm_obs,
+            norm_reward=args.norm_reward,
+            clip_obs=np.inf,
+            gamma=args.gamma,
+        )
     model = PPO(
         ColoredNoisePolicy,
-        env,
+        vecnorm or env,
         learning_rate=args.learning_rate,
         n_steps=args.n_steps,
         batch_size=args.batch_size,
@@ -198,10 +223,13 @@ def train(args: Args) -> Path:
     t0 = time.time()
     model.learn(
         args.total_timesteps,
-        callback=CallbackList([NoiseEpisodeCallback(), make_callback(args, out, eval_env)]),
+        callback=CallbackList(
+            [NoiseEpisodeCallback(), make_callback(args, out, eval_env, vecnorm)]
+        ),
     )
     wall = time.time() - t0
-    save_portable(model, out / "final", args.beta)
+    with folded_observation_norm(model, vecnorm):
+        save_portable(model, out / "final", args.beta)
     (out / "summary.json").write_text(
         json.dumps({"timesteps": model.num_timesteps, "wall_s": round(wall, 1)}, indent=2)
     )
