@@ -42,6 +42,7 @@ lint: setup
 bench: setup
     {{py}} -m bench.bench_env
     {{py}} -m bench.bench_batching
+    {{py}} -m bench.bench_codegen
     {{py}} -m bench.bench_recording
     {{py}} -m bench.bench_analysis
     {{py}} -m bench.bench_fit
