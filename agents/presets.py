@@ -27,7 +27,12 @@ PRESETS: dict[str, dict] = {
     "FingerTurnEasy": {"total_timesteps": 2_498_560, "eval_episodes": 30},
     "SwimmerSwimmer6": {"total_timesteps": 2_007_040, "eval_episodes": 30},
     "CheetahRun": {"total_timesteps": 2_007_040, "eval_episodes": 30},
-    "WalkerRun": {"total_timesteps": 2_007_040, "eval_episodes": 30},
+    "WalkerRun": {
+        "total_timesteps": 2_007_040,
+        "eval_episodes": 30,
+        "norm_obs": True,
+        "norm_reward": True,
+    },
 }
 """Order = training order (cheapest first, the two exact targets first)."""
 
@@ -37,5 +42,9 @@ def preset_argv(env: str) -> list[str]:
     settings = {**COMMON, **PRESETS[env], "env": env}
     argv: list[str] = []
     for key, value in settings.items():
-        argv += ["--" + key.replace("_", "-"), str(value)]
+        flag = "--" + key.replace("_", "-")
+        if isinstance(value, bool):  # argparse BooleanOptionalAction: --flag / --no-flag
+            argv.append(flag if value else "--no-" + flag[2:])
+        else:
+            argv += [flag, str(value)]
     return argv

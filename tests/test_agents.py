@@ -23,7 +23,7 @@ SHIPPED = sorted(POLICY_DIR.glob("*.zip"))
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    """Two PPO iterations on 4 Cartpole envs (seconds)."""
+    """Two PPO iterations on 4 Cartpole envs (seconds), behind VecNormalize (folded at save)."""
     out = tmp_path_factory.mktemp("run")
     args = Args(
         env=ENV,
@@ -37,6 +37,8 @@ def tiny_run(tmp_path_factory):
         eval_episodes=4,
         out=str(out),
         progress=False,
+        norm_obs=True,
+        norm_reward=True,
     )
     train(args)
     return out
@@ -63,6 +65,9 @@ def test_presets_cover_the_paper_tasks_and_parse():
             64,
             128,
         )
+    walker = parse_args(preset_argv("WalkerRun"))  # boolean settings become --flag / --no-flag
+    assert walker.norm_obs and walker.norm_reward
+    assert not parse_args(preset_argv("CheetahRun")).norm_obs
 
 
 def test_training_writes_logs_checkpoints_and_a_portable_model(tiny_run):
