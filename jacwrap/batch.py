@@ -75,6 +75,14 @@ def _strong_types(tree: Any) -> Any:
     return jax.tree.map(lambda x: jax.lax.convert_element_type(x, jnp.result_type(x)), tree)
 
 
+def _state_dtype(env: Any) -> np.dtype:
+    """dtype of the env's qpos: read off the MJX model (free), else by tracing ``reset``."""
+    qpos0 = getattr(getattr(env, "mjx_model", None), "qpos0", None)
+    if hasattr(qpos0, "dtype"):
+        return np.dtype(qpos0.dtype)
+    return np.dtype(jax.eval_shape(lambda k: env.reset(k).data.qpos, jax.random.PRNGKey(0)).dtype)
+
+
 class EnvBatch:
     """``num_envs`` copies of a Playground env stepped together (see module docstring)."""
 
@@ -106,10 +114,10 @@ class EnvBatch:
                 return jacobian_step(env, st, a, self.threshold)
             return plain_step(env, st, a)
 
-        qpos = jax.eval_shape(lambda k: env.reset(k).data.qpos, jax.random.PRNGKey(0))
-        if qpos.dtype != jnp.float64:
+        dtype = _state_dtype(env)
+        if dtype != jnp.float64:
             raise UnsupportedEnvError(
-                f"{info.name}: the MJX model is {qpos.dtype}, not float64; build "
+                f"{info.name}: the MJX model is {dtype}, not float64; build "
                 "the Playground env after `import jacwrap` (which enables jax_enable_x64)"
             )
 

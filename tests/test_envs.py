@@ -198,3 +198,19 @@ def test_import_is_light():
     code = "import jacwrap, sys; print('mujoco_playground' in sys.modules, 'torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_float32_model_is_refused_with_a_clear_error():
+    """A Playground env built while x64 was off holds a float32 model: no float64 Jacobians."""
+    import jax
+    from mujoco_playground import dm_control_suite
+
+    from jacwrap.batch import EnvBatch
+    from jacwrap.envs import describe
+
+    jacwrap.make_sb3(NAME, 1, jacobians=False)  # x64 on for this process
+    with jax.enable_x64(False):
+        env = dm_control_suite.load(NAME, config_overrides={"impl": "jax"})
+    assert env.mjx_model.qpos0.dtype == "float32"
+    with pytest.raises(jacwrap.UnsupportedEnvError, match="float32, not float64"):
+        EnvBatch(env, describe(env, NAME), 2)
