@@ -20,7 +20,7 @@ COMMON = {
 }
 
 PRESETS: dict[str, dict] = {
-    "CartpoleBalance": {"total_timesteps": 1_007_616},
+    "CartpoleBalance": {"total_timesteps": 3_006_464, "eval_episodes": 30},
     "ReacherHard": {"total_timesteps": 2_498_560},
     "FingerSpin": {"total_timesteps": 2_007_040},
     "BallInCup": {"total_timesteps": 1_499_136},

@@ -55,6 +55,7 @@ class Args:
     batch_size: int = 64
     n_epochs: int = 10
     learning_rate: float = 5e-5
+    lr_schedule: str = "constant"  # or "linear": decays to 0 over the run
     gamma: float = 0.99
     gae_lambda: float = 0.95
     clip_range: float = 0.2
@@ -88,6 +89,16 @@ def parse_args(argv: list[str] | None = None) -> Args:
         else:
             p.add_argument(flag, type=type(default), default=default)
     return Args(**vars(p.parse_args(argv)))
+
+
+def learning_rate(args: Args):
+    """SB3 learning rate: a constant, or a function of the remaining progress (1 -> 0)."""
+    if args.lr_schedule == "constant":
+        return args.learning_rate
+    if args.lr_schedule == "linear":
+        lr = args.learning_rate
+        return lambda remaining: lr * remaining
+    raise ValueError(f"--lr-schedule must be constant or linear, got {args.lr_schedule!r}")
 
 
 def save_portable(model, path: Path, beta: float) -> None:
@@ -197,7 +208,7 @@ def train(args: Args) -> Path:
     model = PPO(
         ColoredNoisePolicy,
         vecnorm or env,
-        learning_rate=args.learning_rate,
+        learning_rate=learning_rate(args),
         n_steps=args.n_steps,
         batch_size=args.batch_size,
         n_epochs=args.n_epochs,

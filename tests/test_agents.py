@@ -186,3 +186,13 @@ def test_shipped_cartpole_policy_balances():
 
     returns, _ = evaluate(str(POLICY_DIR / f"{ENV}.zip"), ENV, episodes=4, seed=123)
     assert returns.mean() > 990
+
+
+def test_learning_rate_schedules():
+    from agents.train_ppo import learning_rate
+
+    assert learning_rate(parse_args(["--learning-rate", "3e-4"])) == 3e-4
+    linear = learning_rate(parse_args(["--learning-rate", "1e-3", "--lr-schedule", "linear"]))
+    assert linear(1.0) == pytest.approx(1e-3) and linear(0.25) == pytest.approx(2.5e-4)
+    with pytest.raises(ValueError, match="lr-schedule"):
+        learning_rate(parse_args(["--lr-schedule", "cosine"]))
