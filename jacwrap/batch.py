@@ -14,6 +14,7 @@ step returns, so the step compiles once, not again on its own output or at auto-
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -168,6 +169,21 @@ class EnvBatch:
         return jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds))
 
     # -- API --------------------------------------------------------------------------------
+    @functools.cached_property
+    def obs_dim(self) -> int:
+        """Observation size, from an abstract trace of the jitted reset.
+
+        The first real ``reset`` reuses that trace, so this costs no extra trace of the env
+        (Playground's ``observation_size`` traces ``reset`` once more on its own).
+        """
+        keys = jax.vmap(jax.random.PRNGKey)(jnp.zeros(self.num_envs, dtype=jnp.uint32))
+        shape = jax.eval_shape(self._reset, self._place(keys))[0].obs.shape
+        if len(shape) != 2:
+            raise UnsupportedEnvError(
+                f"{self.info.name}: only flat array observations are supported, got {shape[1:]}"
+            )
+        return int(shape[1])
+
     @property
     def state(self) -> np.ndarray:
         """Current state vectors s, (B, n) float64."""

@@ -94,7 +94,7 @@ class JacobianWrapper(gym.Env):
         self._batch = EnvBatch(
             env, self.env_info, 1, jacobians=jacobians, threshold=threshold, autoreset=False
         )
-        self.observation_space = observation_space(_obs_dim(env))
+        self.observation_space = observation_space(observation_dim(self._batch, env))
         self.action_space = action_space(self.env_info)
         self._needs_reset = True
 
@@ -126,7 +126,10 @@ class JacobianWrapper(gym.Env):
         return b.final_obs[0], float(b.reward[0]), terminated, truncated, info
 
 
-def _obs_dim(env: Any) -> int:
+def observation_dim(batch: Any, env: Any) -> int:
+    """Observation size: the batch's (no extra trace) where it has one, else the env's."""
+    if hasattr(batch, "obs_dim"):
+        return batch.obs_dim
     size = env.observation_size
     if isinstance(size, int):
         return size

@@ -16,7 +16,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 
 from jacwrap.batch import EnvBatch
 from jacwrap.envs import describe, load_playground
-from jacwrap.gym_env import _obs_dim, action_space, observation_space, step_info
+from jacwrap.gym_env import action_space, observation_dim, observation_space, step_info
 from jacwrap.sparsity import GROUND_TRUTH_THRESHOLD, SPARSITY_KINDS
 
 
@@ -89,7 +89,7 @@ class JacobianVectorEnv(VectorEnv):
     ):
         _init_batch(self, env, num_envs, name, jacobians, threshold, workers, config_overrides)
         self.num_envs = num_envs
-        self.single_observation_space = observation_space(_obs_dim(env))
+        self.single_observation_space = observation_space(observation_dim(self._batch, env))
         self.single_action_space = action_space(self.env_info)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
@@ -168,7 +168,11 @@ class JacobianVecEnv(VecEnv):
         config_overrides: dict | None = None,
     ):
         _init_batch(self, env, num_envs, name, jacobians, threshold, workers, config_overrides)
-        super().__init__(num_envs, observation_space(_obs_dim(env)), action_space(self.env_info))
+        super().__init__(
+            num_envs,
+            observation_space(observation_dim(self._batch, env)),
+            action_space(self.env_info),
+        )
         self._actions: np.ndarray | None = None
         self._seeds: list[int | None] = [None] * num_envs
         self.render_mode = None

@@ -214,3 +214,19 @@ def test_float32_model_is_refused_with_a_clear_error():
     assert env.mjx_model.qpos0.dtype == "float32"
     with pytest.raises(jacwrap.UnsupportedEnvError, match="float32, not float64"):
         EnvBatch(env, describe(env, NAME), 2)
+
+
+def test_reset_is_traced_once_from_construction_to_first_step():
+    """Start-up cost: the dtype check and the observation size must not trace reset again."""
+    from jacwrap.envs import load_playground
+    from jacwrap.gym_env import JacobianWrapper
+
+    env = load_playground(NAME)
+    calls = []
+    original = env.reset
+    env.reset = lambda rng: calls.append(1) or original(rng)
+    wrapper = JacobianWrapper(env, name=NAME)
+    assert wrapper.observation_space.shape == (5,)
+    wrapper.reset(seed=0)
+    wrapper.step(np.zeros(1, np.float32))
+    assert len(calls) == 1
