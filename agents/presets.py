@@ -21,7 +21,15 @@ COMMON = {
 
 PRESETS: dict[str, dict] = {
     "CartpoleBalance": {"total_timesteps": 3_006_464, "eval_episodes": 30},
-    "ReacherHard": {"total_timesteps": 2_498_560},
+    "ReacherHard": {
+        "total_timesteps": 3_006_464,
+        "eval_episodes": 30,
+        "norm_obs": True,
+        "norm_reward": True,
+        "lr_schedule": "linear",
+        "ent_coef": 0.005,
+        "seed": 3,
+    },
     "FingerSpin": {"total_timesteps": 2_007_040},
     "BallInCup": {"total_timesteps": 1_499_136},
     "FingerTurnEasy": {"total_timesteps": 2_498_560, "eval_episodes": 30},

@@ -55,16 +55,14 @@ def test_presets_cover_the_paper_tasks_and_parse():
 
     assert list(PRESETS)[:2] == ["CartpoleBalance", "ReacherHard"]
     assert set(PRESETS) == set(jacwrap.PAPER_ENVS)
-    for env in PRESETS:
+    paper = Args()
+    for env, settings in PRESETS.items():
         a = parse_args(preset_argv(env))
         assert a.env == env and a.total_timesteps % (a.num_envs * a.n_steps) == 0
-        assert (a.gamma, a.clip_range, a.ent_coef, a.n_steps, a.num_envs) == (
-            0.99,
-            0.2,
-            0.0,
-            64,
-            128,
-        )
+        # every setting a preset does not list is the paper's (Args' defaults)
+        for key in ("gamma", "gae_lambda", "clip_range", "ent_coef", "n_steps", "num_envs"):
+            assert getattr(a, key) == settings.get(key, getattr(paper, key)), (env, key)
+    assert (paper.gamma, paper.clip_range, paper.ent_coef, paper.n_steps) == (0.99, 0.2, 0.0, 64)
     walker = parse_args(preset_argv("WalkerRun"))  # boolean settings become --flag / --no-flag
     assert walker.norm_obs and walker.norm_reward
     assert not parse_args(preset_argv("CheetahRun")).norm_obs
