@@ -17,11 +17,11 @@ Reported: compile time of the first Jacobian step (fresh cache) and Jacobian ste
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
-import sys
 import tempfile
+
+from bench.fresh import run_fresh
 
 _RUN = r"""
 import json, sys, time
@@ -65,17 +65,9 @@ def run(strategy: str, env: str, batch: int, seconds: float, timeout: float) -> 
         flags = " ".join(x for x in (os.environ.get("XLA_FLAGS", ""), FLAGS[strategy]) if x)
         environ["XLA_FLAGS"] = flags
         try:
-            out = subprocess.run(
-                [sys.executable, "-c", _RUN, strategy, env, str(batch), str(seconds)],
-                env=environ,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=True,
-            )
+            return run_fresh(_RUN, [strategy, env, batch, seconds], environ, timeout)
         except subprocess.TimeoutExpired:
             return None
-        return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> int:

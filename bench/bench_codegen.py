@@ -14,14 +14,13 @@ the exact-zero pattern is identical).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from bench.fresh import run_fresh
 
 _RUN = r"""
 import json, sys, time
@@ -53,14 +52,7 @@ def run(env: str, batch: int, seconds: float, emitters: bool, out: Path) -> dict
         flags = os.environ.get("XLA_FLAGS", "").replace("--xla_cpu_use_fusion_emitters", "")
         flag = f"--xla_cpu_use_fusion_emitters={'true' if emitters else 'false'}"
         environ = {**os.environ, "JACWRAP_CACHE_DIR": cache, "XLA_FLAGS": f"{flags} {flag}"}
-        proc = subprocess.run(
-            [sys.executable, "-c", _RUN, env, str(batch), str(seconds), str(out)],
-            env=environ,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return json.loads(proc.stdout.strip().splitlines()[-1])
+        return run_fresh(_RUN, [env, batch, seconds, out], environ)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,15 +13,14 @@ a fresh process.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import subprocess
-import sys
 import tempfile
 import time
 
 import numpy as np
+
+from bench.fresh import run_fresh
 
 
 def throughput(name: str, batch: int, jacobians: bool, seconds: float = 3.0) -> float:
@@ -82,14 +81,7 @@ print(json.dumps({"import_s": t1 - t0, "first_step_s": t2 - t1}))
 
 def first_step(name: str, batch: int, cache_dir: str) -> dict:
     env = {**os.environ, "JACWRAP_CACHE_DIR": cache_dir}
-    out = subprocess.run(
-        [sys.executable, "-c", _FIRST_STEP, name, str(batch)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_fresh(_FIRST_STEP, [name, batch], env)
 
 
 def main(argv: list[str] | None = None) -> int:
