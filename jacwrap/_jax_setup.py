@@ -7,12 +7,13 @@ cache is on by default in a user cache directory; ``JACWRAP_CACHE_DIR`` moves it
 
 On CPU, XLA's newer fusion emitters duplicate work inside large elementwise fusions. MJX's
 forward kinematics along a deep kinematic chain (one quaternion product per level) becomes
-such a fusion: SwimmerSwimmer6's step ran 35x slower with them than without (287 vs 10,025
-plain steps/s at batch 32; CheetahRun's Jacobian step is 15% faster without them too; see
-BENCHMARKS.md). ``configure_jax`` therefore adds ``--xla_cpu_use_fusion_emitters=false`` to
-``XLA_FLAGS`` unless the variable already mentions that flag (set it to ``true`` to keep
-them) and the CPU backend has not been started yet (flags are read once, at that point).
-The flag only changes code generation; results stay exact IEEE float64 (no fast math).
+such a fusion: SwimmerSwimmer6's step ran 31x slower with them (251 vs 7,817 plain steps/s,
+14 vs 281 Jacobian steps/s at batch 32), while CartpoleBalance and CheetahRun run about as
+fast either way (`bench/bench_codegen.py`, BENCHMARKS.md). ``configure_jax`` therefore adds
+``--xla_cpu_use_fusion_emitters=false`` to ``XLA_FLAGS`` unless the variable already mentions
+that flag (set it to ``true`` to keep them) and the CPU backend has not started yet (flags
+are read once, at that point). Only code generation changes, not the arithmetic's
+semantics (no fast math): the Jacobians keep the same exact zeros and agree to ~1e-10.
 """
 
 from __future__ import annotations
