@@ -36,14 +36,14 @@ def default_cache_dir() -> Path | None:
     return Path(base) / "jacwrap" / "jax"
 
 
-def add_cpu_flags(environ=os.environ) -> str:
-    """Append :data:`CPU_FLAGS` to ``environ["XLA_FLAGS"]`` where the user did not set them."""
-    flags = environ.get("XLA_FLAGS", "")
-    for flag in CPU_FLAGS:
-        if flag.split("=")[0] not in flags:
-            flags = f"{flags} {flag}".strip()
-    environ["XLA_FLAGS"] = flags
-    return flags
+def add_cpu_flags(environ=os.environ, flags: tuple[str, ...] = CPU_FLAGS) -> str:
+    """Append ``flags`` to ``environ["XLA_FLAGS"]``, each unless the user already set it."""
+    current = environ.get("XLA_FLAGS", "")
+    for flag in flags:
+        if flag.split("=")[0] not in current:
+            current = f"{current} {flag}".strip()
+    environ["XLA_FLAGS"] = current
+    return current
 
 
 def _backends_started() -> bool:

@@ -94,7 +94,7 @@ class JacobianWrapper(gym.Env):
         self._batch = EnvBatch(
             env, self.env_info, 1, jacobians=jacobians, threshold=threshold, autoreset=False
         )
-        self.observation_space = observation_space(observation_dim(self._batch, env))
+        self.observation_space = observation_space(self._batch.obs_dim)
         self.action_space = action_space(self.env_info)
         self._needs_reset = True
 
@@ -124,16 +124,6 @@ class JacobianWrapper(gym.Env):
         terminated, truncated = bool(b.terminated[0]), bool(b.truncated[0])
         self._needs_reset = terminated or truncated
         return b.final_obs[0], float(b.reward[0]), terminated, truncated, info
-
-
-def observation_dim(batch: Any, env: Any) -> int:
-    """Observation size: the batch's (no extra trace) where it has one, else the env's."""
-    if hasattr(batch, "obs_dim"):
-        return batch.obs_dim
-    size = env.observation_size
-    if isinstance(size, int):
-        return size
-    raise ValueError(f"only flat array observations are supported, got {size!r}")
 
 
 def make(

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from jacwrap._jax_setup import add_cpu_flags
 from jacwrap.batch import BatchStep, check_actions
 from jacwrap.envs import EnvInfo
 from jacwrap.errors import JacwrapError
@@ -35,16 +36,14 @@ def _worker(conn, index: int, name: str, overrides: dict, num_envs: int, kwargs:
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     if len(cpus) > 1:
         os.sched_setaffinity(0, {cpus[index % len(cpus)]})
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_cpu_multi_thread_eigen" not in flags:
-        os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false".strip()
+    add_cpu_flags(flags=("--xla_cpu_multi_thread_eigen=false",))
     try:
         from jacwrap.batch import EnvBatch
         from jacwrap.envs import describe, load_playground
 
         env = load_playground(name, **overrides)
         batch = EnvBatch(env, describe(env, name), num_envs, **kwargs)
-        conn.send(("ok", None))
+        conn.send(("ok", batch.obs_dim))
     except Exception as exc:  # report, then exit
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
         return
@@ -103,7 +102,7 @@ class ProcessEnvBatch:
             proc.start()
             self._conns.append(parent)
             self._procs.append(proc)
-        self._gather()
+        self.obs_dim: int = self._gather()[0]  # every worker traced its own reset for it
         self._s: np.ndarray | None = None
         self.last_episode_length = np.zeros(num_envs, dtype=np.int64)
         self._steps = np.zeros(num_envs, dtype=np.int64)

@@ -16,7 +16,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 
 from jacwrap.batch import EnvBatch
 from jacwrap.envs import describe, load_playground
-from jacwrap.gym_env import action_space, observation_dim, observation_space, step_info
+from jacwrap.gym_env import action_space, observation_space, step_info
 from jacwrap.sparsity import GROUND_TRUTH_THRESHOLD, SPARSITY_KINDS
 
 
@@ -89,7 +89,7 @@ class JacobianVectorEnv(VectorEnv):
     ):
         _init_batch(self, env, num_envs, name, jacobians, threshold, workers, config_overrides)
         self.num_envs = num_envs
-        self.single_observation_space = observation_space(observation_dim(self._batch, env))
+        self.single_observation_space = observation_space(self._batch.obs_dim)
         self.single_action_space = action_space(self.env_info)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
@@ -170,7 +170,7 @@ class JacobianVecEnv(VecEnv):
         _init_batch(self, env, num_envs, name, jacobians, threshold, workers, config_overrides)
         super().__init__(
             num_envs,
-            observation_space(observation_dim(self._batch, env)),
+            observation_space(self._batch.obs_dim),
             action_space(self.env_info),
         )
         self._actions: np.ndarray | None = None
@@ -237,6 +237,20 @@ class JacobianVecEnv(VecEnv):
         return indices
 
 
+def _make(adapter, name, num_envs, jacobians, threshold, workers, config_overrides):
+    """Build the registered task ``name`` and wrap ``num_envs`` copies of it in ``adapter``."""
+    env = load_playground(name, **config_overrides)
+    return adapter(
+        env,
+        num_envs,
+        name=name,
+        jacobians=jacobians,
+        threshold=threshold,
+        workers=workers,
+        config_overrides=config_overrides,
+    )
+
+
 def make_vec(
     name: str,
     num_envs: int,
@@ -251,16 +265,7 @@ def make_vec(
     ``workers=2`` (or more) steps the batch in that many processes: on a multi-core CPU,
     how the cores get used (see :mod:`jacwrap.parallel`).
     """
-    env = load_playground(name, **config_overrides)
-    return JacobianVectorEnv(
-        env,
-        num_envs,
-        name=name,
-        jacobians=jacobians,
-        threshold=threshold,
-        workers=workers,
-        config_overrides=config_overrides,
-    )
+    return _make(JacobianVectorEnv, name, num_envs, jacobians, threshold, workers, config_overrides)
 
 
 def make_sb3(
@@ -274,13 +279,4 @@ def make_sb3(
 ):
     """Stable-Baselines3 ``VecEnv`` of ``num_envs`` copies of a registered task
     (``workers`` as in :func:`make_vec`)."""
-    env = load_playground(name, **config_overrides)
-    return JacobianVecEnv(
-        env,
-        num_envs,
-        name=name,
-        jacobians=jacobians,
-        threshold=threshold,
-        workers=workers,
-        config_overrides=config_overrides,
-    )
+    return _make(JacobianVecEnv, name, num_envs, jacobians, threshold, workers, config_overrides)

@@ -17,6 +17,7 @@ def test_two_workers_equal_one_process_across_an_autoreset():
     for workers in (1, 2):
         vec = jacwrap.make_vec("CartpoleBalance", b, workers=workers, episode_length=3)
         assert isinstance(vec._batch, ProcessEnvBatch) == (workers == 2)
+        assert vec.single_observation_space.shape == (5,)  # workers report their obs size
         obs, _ = vec.reset(seed=11)
         results.append([obs] + [vec.step(a) for a in acts])
         vec.close()
