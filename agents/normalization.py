@@ -43,11 +43,14 @@ def fold(layer: nn.Linear, mean: np.ndarray, scale: np.ndarray) -> None:
 
 
 @contextmanager
-def folded_observation_norm(model, vecnorm) -> Iterator[None]:
+def folded_observation_norm(model) -> Iterator[None]:
     """Within the block, ``model.policy`` acts on raw observations; restored afterwards.
 
-    ``vecnorm`` is the ``VecNormalize`` the model trains behind, or None (nothing to fold).
+    The statistics are those of the ``VecNormalize`` the model trains behind (SB3's
+    ``get_vec_normalize_env``); without one, or without observation normalisation, nothing
+    changes.
     """
+    vecnorm = model.get_vec_normalize_env()
     if vecnorm is None or not vecnorm.norm_obs:
         yield
         return

@@ -115,7 +115,7 @@ def save_portable(model, path: Path, beta: float) -> None:
         model.policy_class, model.policy_kwargs = cls, kwargs
 
 
-def make_callback(args: Args, out: Path, eval_env, vecnorm=None):
+def make_callback(args: Args, out: Path, eval_env):
     """Progress bar, periodic evaluation (stochastic policy, colored noise), checkpoints."""
     from stable_baselines3.common.callbacks import BaseCallback
     from tqdm import tqdm
@@ -145,7 +145,7 @@ def make_callback(args: Args, out: Path, eval_env, vecnorm=None):
             return True
 
         def evaluate(self) -> None:
-            with folded_observation_norm(self.model, vecnorm):  # raw observations in and out
+            with folded_observation_norm(self.model):  # raw observations in and out
                 self._evaluate()
 
         def _evaluate(self) -> None:
@@ -234,12 +234,10 @@ def train(args: Args) -> Path:
     t0 = time.time()
     model.learn(
         args.total_timesteps,
-        callback=CallbackList(
-            [NoiseEpisodeCallback(), make_callback(args, out, eval_env, vecnorm)]
-        ),
+        callback=CallbackList([NoiseEpisodeCallback(), make_callback(args, out, eval_env)]),
     )
     wall = time.time() - t0
-    with folded_observation_norm(model, vecnorm):
+    with folded_observation_norm(model):
         save_portable(model, out / "final", args.beta)
     (out / "summary.json").write_text(
         json.dumps({"timesteps": model.num_timesteps, "wall_s": round(wall, 1)}, indent=2)

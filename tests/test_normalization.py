@@ -14,12 +14,12 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 from agents.normalization import folded_observation_norm, input_layers
 
 
-def _model(net_arch, clip_obs=np.inf):
+def _model(net_arch, clip_obs=np.inf, normalize=True):
     venv = DummyVecEnv([lambda: gym.make("Pendulum-v1")] * 2)
     vecnorm = VecNormalize(venv, norm_obs=True, norm_reward=True, clip_obs=clip_obs)
     model = PPO(
         "MlpPolicy",
-        vecnorm,
+        vecnorm if normalize else venv,
         n_steps=16,
         batch_size=16,
         seed=0,
@@ -49,7 +49,7 @@ def test_folded_policy_on_raw_obs_equals_policy_on_normalised_obs(net_arch):
     model, vecnorm, raw = _model(net_arch)
     expected = _outputs(model.policy, vecnorm.normalize_obs(raw).astype(np.float32))
     unfolded = _outputs(model.policy, raw)
-    with folded_observation_norm(model, vecnorm):
+    with folded_observation_norm(model):
         folded = _outputs(model.policy, raw)
     for e, f, u in zip(expected, folded, unfolded, strict=True):
         np.testing.assert_allclose(f, e, rtol=1e-4, atol=1e-4)
@@ -68,12 +68,12 @@ def test_input_layers_are_the_layers_reading_the_observation():
 
 def test_clipped_normalisation_cannot_be_folded():
     model, vecnorm, _ = _model([8], clip_obs=10.0)
-    with pytest.raises(ValueError, match="clip_obs"), folded_observation_norm(model, vecnorm):
+    with pytest.raises(ValueError, match="clip_obs"), folded_observation_norm(model):
         pass
 
 
 def test_without_vecnormalize_nothing_changes():
-    model, _, raw = _model([8])
+    model, _, raw = _model([8], normalize=False)
     before = _outputs(model.policy, raw)[0]
-    with folded_observation_norm(model, None):
+    with folded_observation_norm(model):
         np.testing.assert_array_equal(_outputs(model.policy, raw)[0], before)
