@@ -49,7 +49,11 @@ print(json.dumps(rates))
 
 def run(env: str, batch: int, seconds: float, emitters: bool, out: Path) -> dict:
     with tempfile.TemporaryDirectory() as cache:
-        flags = os.environ.get("XLA_FLAGS", "").replace("--xla_cpu_use_fusion_emitters", "")
+        flags = " ".join(  # the user's flags, less any setting of the one compared here
+            f
+            for f in os.environ.get("XLA_FLAGS", "").split()
+            if not f.startswith("--xla_cpu_use_fusion_emitters")
+        )
         flag = f"--xla_cpu_use_fusion_emitters={'true' if emitters else 'false'}"
         environ = {**os.environ, "JACWRAP_CACHE_DIR": cache, "XLA_FLAGS": f"{flags} {flag}"}
         return run_fresh(_RUN, [env, batch, seconds, out], environ)
