@@ -17,7 +17,7 @@ setup:
     stamp={{venv}}/.jacwrap-installed
     if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
         {{py}} -m pip install -q --upgrade pip
-        {{py}} -m pip install -q -e '.[dev]'
+        {{py}} -m pip install -q -e '.[all,dev]'
         touch "$stamp"
     fi
 
