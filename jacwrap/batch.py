@@ -15,6 +15,7 @@ step returns, so the step compiles once, not again on its own output or at auto-
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,6 +85,87 @@ def _state_dtype(env: Any) -> np.dtype:
     return np.dtype(jax.eval_shape(lambda k: env.reset(k).data.qpos, jax.random.PRNGKey(0)).dtype)
 
 
+@dataclass(frozen=True)
+class CompiledBatch:
+    """The jitted functions of a batch: what every batch of one (env, size, options) shares.
+
+    ``reset(keys) -> (state, s)``, ``step(state, actions) -> StepResult`` (vmapped) and
+    ``merge(mask, new, old)`` (auto-reset), with the batch sharding (None on one device).
+    """
+
+    env: Any
+    reset: Callable
+    step: Callable
+    merge: Callable
+    sharding: Any
+
+
+#: (id(env), num_envs, jacobians, threshold, shard) -> CompiledBatch. Envs built one at a time
+#: (``gymnasium.make`` N times, SB3's ``make_vec_env``, ``SyncVectorEnv``) share one entry,
+#: so N envs cost one trace and one compile. Entries hold their env, so ids are never reused.
+_COMPILED: dict[tuple, CompiledBatch] = {}
+_COMPILED_MAX = 64
+
+
+def clear_compiled() -> None:
+    """Forget every shared compiled step (the next batch traces again)."""
+    _COMPILED.clear()
+
+
+def compiled_batch(
+    env: Any, num_envs: int, *, jacobians: bool, threshold: float, shard: bool = True
+) -> CompiledBatch:
+    """The shared :class:`CompiledBatch` of ``num_envs`` copies of ``env`` (built once)."""
+    key = (id(env), num_envs, bool(jacobians), float(threshold), bool(shard))
+    hit = _COMPILED.get(key)
+    if hit is not None and hit.env is env:
+        return hit
+    if len(_COMPILED) >= _COMPILED_MAX:
+        _COMPILED.pop(next(iter(_COMPILED)))
+    entry = _build_compiled(env, num_envs, jacobians, float(threshold), shard)
+    _COMPILED[key] = entry
+    return entry
+
+
+def _build_compiled(
+    env: Any, num_envs: int, jacobians: bool, threshold: float, shard: bool
+) -> CompiledBatch:
+    def one(st, a):
+        if jacobians:
+            return jacobian_step(env, st, a, threshold)
+        return plain_step(env, st, a)
+
+    def reset(keys):
+        st = jax.vmap(env.reset)(keys)
+        st = _strong_types(st)
+        return st, state_vector(st.data)
+
+    def merge(mask, new, old):
+        def pick(n, o):
+            m = mask.reshape(mask.shape + (1,) * (o.ndim - 1))
+            return jnp.where(m, n, o)
+
+        return jax.tree.map(pick, new, old)
+
+    sharding = None
+    devices = jax.local_devices()
+    if shard and len(devices) > 1 and num_envs % len(devices) == 0:
+        from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+        mesh = Mesh(np.array(devices), ("batch",))
+        sharding = NamedSharding(mesh, PartitionSpec("batch"))
+    # Every leaf has the batch axis first: with several devices, inputs and outputs are all
+    # sharded along it, so the step's output feeds the step without a second compile.
+    sh = {} if sharding is None else {"in_shardings": sharding, "out_shardings": sharding}
+    return CompiledBatch(
+        env=env,
+        reset=jax.jit(reset, **sh),
+        step=jax.jit(jax.vmap(one), **sh),
+        merge=jax.jit(merge, **sh),
+        sharding=sharding,
+    )
+
+
 class EnvBatch:
     """``num_envs`` copies of a Playground env stepped together (see module docstring)."""
 
@@ -107,13 +189,7 @@ class EnvBatch:
         self.num_envs = num_envs
         self.jacobians = jacobians
         self.threshold = float(threshold)
-        self.dtype = np.float64
         self.autoreset = autoreset
-
-        def one(st, a):
-            if jacobians:
-                return jacobian_step(env, st, a, self.threshold)
-            return plain_step(env, st, a)
 
         dtype = _state_dtype(env)
         if dtype != jnp.float64:
@@ -121,36 +197,13 @@ class EnvBatch:
                 f"{info.name}: the MJX model is {dtype}, not float64; build "
                 "the Playground env after `import jacwrap` (which enables jax_enable_x64)"
             )
-
-        def reset(keys):
-            st = jax.vmap(env.reset)(keys)
-            st = _strong_types(st)
-            return st, state_vector(st.data)
-
-        def merge(mask, new, old):
-            def pick(n, o):
-                m = mask.reshape(mask.shape + (1,) * (o.ndim - 1))
-                return jnp.where(m, n, o)
-
-            return jax.tree.map(pick, new, old)
-
-        self._sharding = None
-        devices = jax.local_devices()
-        if shard and len(devices) > 1 and num_envs % len(devices) == 0:
-            from jax.sharding import Mesh, NamedSharding, PartitionSpec
-
-            mesh = Mesh(np.array(devices), ("batch",))
-            self._sharding = NamedSharding(mesh, PartitionSpec("batch"))
-        # Every leaf has the batch axis first: with several devices, inputs and outputs are all
-        # sharded along it, so the step's output feeds the step without a second compile.
-        sh = (
-            {}
-            if self._sharding is None
-            else {"in_shardings": self._sharding, "out_shardings": self._sharding}
+        fns = compiled_batch(
+            env, num_envs, jacobians=jacobians, threshold=self.threshold, shard=shard
         )
-        self._reset = jax.jit(reset, **sh)
-        self._step = jax.jit(jax.vmap(one), **sh)
-        self._merge = jax.jit(merge, **sh)
+        self._sharding = fns.sharding
+        self._reset = fns.reset
+        self._step = fns.step
+        self._merge = fns.merge
         self._state = None
         self._s = None  # (B, n) host copy of the current state vector
         self._obs = None

@@ -7,6 +7,7 @@ s = concat(qpos, qvel) with qpos in a tangent space (no free or ball joint).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,16 +152,37 @@ def describe(env: Any, name: str | None = None) -> EnvInfo:
     )
 
 
-def load_playground(name: str, **config_overrides: Any) -> Any:
+#: (name, overrides) -> the Playground env object that every jacwrap env of that task and
+#: options shares: its jitted step is then traced and compiled once per process
+#: (:func:`jacwrap.batch.compiled_batch` is keyed by the env object).
+_SHARED: dict[tuple[str, str], Any] = {}
+
+
+def _overrides_key(overrides: dict[str, Any]) -> str:
+    return json.dumps(overrides, sort_keys=True, default=repr)
+
+
+def load_playground(name: str, *, fresh: bool = False, **config_overrides: Any) -> Any:
     """Load a Playground DM Control task with ``impl="jax"`` (float64 enabled first).
+
+    Envs of the same ``name`` and overrides share one env object (Playground envs are pure:
+    ``reset``/``step`` are functions of their state), so that N envs built one at a time
+    (``gymnasium.make`` N times, SB3's ``make_vec_env``) trace and compile one step.
+    ``fresh=True`` builds a new object every call.
 
     Raises :class:`UnknownEnvError` listing the valid names for an unknown ``name``.
     """
     valid = available_envs()
     if name not in valid:
         raise UnknownEnvError(name, valid)
+    key = (name, _overrides_key(config_overrides))
+    if not fresh and key in _SHARED:
+        return _SHARED[key]
     configure_jax()
     from mujoco_playground import registry
 
     overrides = {**config_overrides, "impl": "jax"}
-    return registry.load(name, config_overrides=overrides)
+    env = registry.load(name, config_overrides=overrides)
+    if not fresh:
+        _SHARED[key] = env
+    return env

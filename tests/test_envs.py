@@ -221,7 +221,7 @@ def test_reset_is_traced_once_from_construction_to_first_step():
     from jacwrap.envs import load_playground
     from jacwrap.gym_env import JacobianWrapper
 
-    env = load_playground(NAME)
+    env = load_playground(NAME, fresh=True)
     calls = []
     original = env.reset
     env.reset = lambda rng: calls.append(1) or original(rng)
