@@ -16,6 +16,11 @@ from jacwrap._jax_setup import configure_jax
 # Ground truth is float64 (SPEC.md): switch x64 on before any user code builds an MJX model.
 configure_jax()
 
+from jacwrap.render.gl import configure_gl
+
+# MuJoCo picks its OpenGL backend when imported: choose EGL/OSMesa on a headless machine first.
+configure_gl()
+
 from jacwrap.envs import PAPER_ENVS, EnvInfo, available_envs
 from jacwrap.errors import (
     ActionError,

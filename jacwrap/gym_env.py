@@ -9,8 +9,19 @@ import numpy as np
 
 from jacwrap.batch import BatchStep, EnvBatch
 from jacwrap.envs import EnvInfo, describe, load_playground
-from jacwrap.errors import ActionError
+from jacwrap.errors import ActionError, UnknownEnvError
+from jacwrap.render.frames import DEFAULT_HEIGHT, DEFAULT_WIDTH, RENDER_MODES, LazyRenderer
 from jacwrap.sparsity import GROUND_TRUTH_THRESHOLD, SPARSITY_KINDS
+
+#: Keywords of :func:`make` itself; any other keyword must be a Playground config key.
+MAKE_KEYWORDS: tuple[str, ...] = (
+    "jacobians",
+    "threshold",
+    "render_mode",
+    "width",
+    "height",
+    "camera",
+)
 
 
 def observation_space(obs_dim: int) -> gym.spaces.Box:
@@ -23,6 +34,44 @@ def action_space(info: EnvInfo) -> gym.spaces.Box:
         np.asarray(info.ctrl_high, np.float32),
         dtype=np.float32,
     )
+
+
+def check_config_overrides(
+    name: str, overrides: dict[str, Any], keywords: tuple[str, ...] = MAKE_KEYWORDS
+) -> None:
+    """Raise a ``TypeError`` listing the accepted keywords if an override is not a config key.
+
+    Without this, a keyword that neither jacwrap nor the task's Playground config knows
+    would surface as a ``KeyError`` from inside the locked ``ConfigDict``.
+    """
+    from jacwrap.envs import available_envs
+
+    if not overrides:
+        return
+    if name not in available_envs():
+        raise UnknownEnvError(name, available_envs())
+    from mujoco_playground import registry
+
+    config_keys = sorted(registry.get_default_config(name).keys())
+    unknown = sorted(set(overrides) - set(config_keys))
+    if unknown:
+        raise TypeError(
+            f"{name}: unexpected keyword argument(s) {', '.join(map(repr, unknown))}; accepted: "
+            f"jacwrap's {', '.join(keywords)} and the Playground config's {', '.join(config_keys)}"
+        )
+
+
+def render_fps(info: EnvInfo) -> int:
+    """Frames per second of real time: one frame per control step (1 / ctrl_dt)."""
+    return max(1, round(1.0 / info.ctrl_dt))
+
+
+def current_states(batch: Any) -> np.ndarray:
+    """The batch's current state vectors (B, n), for rendering; ``ResetNeeded`` before reset."""
+    try:
+        return batch.state
+    except RuntimeError:
+        raise gym.error.ResetNeeded("call reset() before render()") from None
 
 
 def step_info(b: BatchStep, i: int, jacobians: bool) -> dict[str, Any]:
@@ -71,14 +120,24 @@ class JacobianWrapper(gym.Env):
     Playground env (``state``, ``next_state`` and ``jac_finite`` only). Labels of the rows
     and columns: ``env.unwrapped.env_info.state_labels`` / ``.action_labels``.
 
+    Rendering: ``render_mode="rgb_array"`` makes :meth:`render` return MuJoCo's (height,
+    width, 3) uint8 image of the current state s (``"depth_array"``: (height, width) float32
+    metres), from the task's camera unless ``camera`` names another; ``metadata
+    ["render_fps"]`` is one frame per control step. The OpenGL context is made on the first
+    :meth:`render` (see :mod:`jacwrap.render`; a machine without EGL or OSMesa raises
+    :class:`jacwrap.render.RendererUnavailableError` naming the packages to install).
+
     Args:
         env: a Playground ``MjxEnv`` built with ``impl="jax"``.
         name: name used in labels and recordings (default: the class name).
         jacobians: compute J_s and J_a at every step (default True).
         threshold: zero threshold for the sparsity (default 1e-12, SPEC.md).
+        render_mode: None, ``"rgb_array"`` or ``"depth_array"``.
+        width, height: frame size in pixels (default 320x240).
+        camera: camera name or id, ``"free"``, or None for the task's first camera.
     """
 
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": list(RENDER_MODES)}
 
     def __init__(
         self,
@@ -87,10 +146,19 @@ class JacobianWrapper(gym.Env):
         name: str | None = None,
         jacobians: bool = True,
         threshold: float = GROUND_TRUTH_THRESHOLD,
+        render_mode: str | None = None,
+        width: int = DEFAULT_WIDTH,
+        height: int = DEFAULT_HEIGHT,
+        camera: int | str | None = None,
     ):
         self.env_info = describe(env, name)
         self.jacobians = jacobians
         self.threshold = threshold
+        self._frames = LazyRenderer(
+            env.mj_model, render_mode, width=width, height=height, camera=camera
+        )
+        self.render_mode = render_mode
+        self.metadata = {**type(self).metadata, "render_fps": render_fps(self.env_info)}
         self._batch = EnvBatch(
             env, self.env_info, 1, jacobians=jacobians, threshold=threshold, autoreset=False
         )
@@ -125,20 +193,55 @@ class JacobianWrapper(gym.Env):
         self._needs_reset = terminated or truncated
         return b.final_obs[0], float(b.reward[0]), terminated, truncated, info
 
+    def render(self) -> np.ndarray | None:
+        """The current state's frame in ``render_mode`` (None, with a warning, if no mode)."""
+        if self.render_mode is None:
+            gym.logger.warn(
+                "render() called without a render_mode; build the env with "
+                "render_mode='rgb_array' (jacwrap.make or gymnasium.make)"
+            )
+            return None
+        return self._frames.render(current_states(self._batch)[0])
+
+    def close(self) -> None:
+        """Free the renderer's OpenGL context, if one was made (the env stays usable)."""
+        self._frames.close()
+
 
 def make(
     name: str,
     *,
     jacobians: bool = True,
     threshold: float = GROUND_TRUTH_THRESHOLD,
+    render_mode: str | None = None,
+    width: int = DEFAULT_WIDTH,
+    height: int = DEFAULT_HEIGHT,
+    camera: int | str | None = None,
     **config_overrides: Any,
 ) -> JacobianWrapper:
     """Build the Gymnasium env of a Playground DM Control task, with exact Jacobians.
 
     ``name`` is one of :func:`jacwrap.available_envs` (the eight tasks of the paper and the
     other DM Control tasks whose state is (qpos, qvel)); an unknown name raises
-    :class:`jacwrap.UnknownEnvError` listing them. Extra keyword arguments override the
-    Playground config (``impl`` is always ``"jax"``).
+    :class:`jacwrap.UnknownEnvError` listing them. ``render_mode``, ``width``, ``height``
+    and ``camera`` are :class:`JacobianWrapper`'s. Extra keyword arguments override the
+    Playground config (e.g. ``episode_length=200``; ``impl`` is always ``"jax"``); one that
+    the config does not have raises a ``TypeError`` listing the accepted keywords.
     """
+    check_config_overrides(name, config_overrides)
     env = load_playground(name, **config_overrides)
-    return JacobianWrapper(env, name=name, jacobians=jacobians, threshold=threshold)
+    return JacobianWrapper(
+        env,
+        name=name,
+        jacobians=jacobians,
+        threshold=threshold,
+        render_mode=render_mode,
+        width=width,
+        height=height,
+        camera=camera,
+    )
+
+
+# gymnasium.make reads the entry point's render modes: "rgb_array_list" then gets Gymnasium's
+# RenderCollection wrapper and "human" its HumanRendering wrapper, as for its own envs.
+make.metadata = JacobianWrapper.metadata

@@ -16,8 +16,20 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 
 from jacwrap.batch import EnvBatch
 from jacwrap.envs import describe, load_playground
-from jacwrap.gym_env import action_space, observation_space, step_info
+from jacwrap.gym_env import (
+    MAKE_KEYWORDS,
+    action_space,
+    check_config_overrides,
+    current_states,
+    observation_space,
+    render_fps,
+    step_info,
+)
+from jacwrap.render.frames import DEFAULT_HEIGHT, DEFAULT_WIDTH, RENDER_MODES, LazyRenderer
 from jacwrap.sparsity import GROUND_TRUTH_THRESHOLD, SPARSITY_KINDS
+
+#: Keywords of :func:`make_vec` / :func:`make_sb3`; any other must be a Playground config key.
+VEC_KEYWORDS: tuple[str, ...] = (*MAKE_KEYWORDS, "workers")
 
 
 def _init_batch(adapter, env, num_envs, name, jacobians, threshold, workers, overrides) -> None:
@@ -52,9 +64,15 @@ def _init_batch(adapter, env, num_envs, name, jacobians, threshold, workers, ove
 
 
 def _close_batch(adapter) -> None:
+    adapter._frames.close()
     close = getattr(adapter._batch, "close", None)
     if close is not None:
         close()
+
+
+def _frames_of(adapter) -> list:
+    """One frame per env of the batch's current states (the adapter's render mode)."""
+    return [adapter._frames.render(s) for s in current_states(adapter._batch)]
 
 
 class JacobianVectorEnv(VectorEnv):
@@ -72,9 +90,13 @@ class JacobianVectorEnv(VectorEnv):
 
     ``reset(seed=s)`` seeds env i with ``s + i``, as Gymnasium's vector envs do, so env i
     reproduces a single :class:`jacwrap.JacobianWrapper` reset with seed ``s + i``.
+
+    ``render_mode`` (``"rgb_array"`` or ``"depth_array"``, with ``width``, ``height``,
+    ``camera`` as in :class:`jacwrap.JacobianWrapper`): :meth:`render` returns a tuple of
+    the B envs' frames, as Gymnasium's vector envs do.
     """
 
-    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
+    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": list(RENDER_MODES)}
 
     def __init__(
         self,
@@ -86,14 +108,22 @@ class JacobianVectorEnv(VectorEnv):
         threshold: float = GROUND_TRUTH_THRESHOLD,
         workers: int = 1,
         config_overrides: dict | None = None,
+        render_mode: str | None = None,
+        width: int = DEFAULT_WIDTH,
+        height: int = DEFAULT_HEIGHT,
+        camera: int | str | None = None,
     ):
+        self._frames = LazyRenderer(
+            env.mj_model, render_mode, width=width, height=height, camera=camera
+        )
+        self.render_mode = render_mode
         _init_batch(self, env, num_envs, name, jacobians, threshold, workers, config_overrides)
         self.num_envs = num_envs
         self.single_observation_space = observation_space(self._batch.obs_dim)
         self.single_action_space = action_space(self.env_info)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
-        self.metadata = dict(self.metadata)
+        self.metadata = {**self.metadata, "render_fps": render_fps(self.env_info)}
 
     def reset(self, *, seed: int | Sequence[int | None] | None = None, options=None):
         if seed is None:
@@ -142,6 +172,15 @@ class JacobianVectorEnv(VectorEnv):
             infos["_final_info"] = ended
         return b.obs, b.reward, b.terminated, b.truncated, infos
 
+    def render(self) -> tuple | None:
+        """The B envs' frames of their current states (None, with a warning, if no mode)."""
+        if self.render_mode is None:
+            from gymnasium import logger
+
+            logger.warn("render() called without a render_mode; pass render_mode='rgb_array'")
+            return None
+        return tuple(_frames_of(self))
+
     def close_extras(self, **kwargs):
         _close_batch(self)
 
@@ -154,6 +193,10 @@ class JacobianVecEnv(VecEnv):
     batch arrays, no copies), plus ``terminal_observation`` and ``TimeLimit.truncated``
     where an episode ended, as SB3 expects; observations are auto-reset. ``infos[i]["reward"]``
     keeps the float64 reward (SB3 hands the algorithm float32 rewards).
+
+    With ``render_mode="rgb_array"``, ``get_images()`` returns each env's frame and SB3's
+    ``render()`` tiles them (``VecVideoRecorder`` works on it); ``metadata["render_fps"]``
+    is one frame per control step.
     """
 
     def __init__(
@@ -166,16 +209,24 @@ class JacobianVecEnv(VecEnv):
         threshold: float = GROUND_TRUTH_THRESHOLD,
         workers: int = 1,
         config_overrides: dict | None = None,
+        render_mode: str | None = None,
+        width: int = DEFAULT_WIDTH,
+        height: int = DEFAULT_HEIGHT,
+        camera: int | str | None = None,
     ):
+        self._frames = LazyRenderer(
+            env.mj_model, render_mode, width=width, height=height, camera=camera
+        )
+        self.render_mode = render_mode
         _init_batch(self, env, num_envs, name, jacobians, threshold, workers, config_overrides)
-        super().__init__(
+        super().__init__(  # reads self.render_mode through get_attr
             num_envs,
             observation_space(self._batch.obs_dim),
             action_space(self.env_info),
         )
+        self.metadata["render_fps"] = render_fps(self.env_info)
         self._actions: np.ndarray | None = None
         self._seeds: list[int | None] = [None] * num_envs
-        self.render_mode = None
         self._returns = np.zeros(num_envs)
 
     def reset(self):
@@ -227,7 +278,10 @@ class JacobianVecEnv(VecEnv):
         return [False for _ in self._indices(indices)]
 
     def get_images(self):
-        return [None for _ in range(self.num_envs)]
+        """Each env's frame of its current state (``None`` each without a render mode)."""
+        if self.render_mode is None:
+            return [None for _ in range(self.num_envs)]
+        return _frames_of(self)
 
     def _indices(self, indices):
         if indices is None:
@@ -237,18 +291,11 @@ class JacobianVecEnv(VecEnv):
         return indices
 
 
-def _make(adapter, name, num_envs, jacobians, threshold, workers, config_overrides):
+def _make(adapter, name, num_envs, config_overrides, **kwargs):
     """Build the registered task ``name`` and wrap ``num_envs`` copies of it in ``adapter``."""
+    check_config_overrides(name, config_overrides, VEC_KEYWORDS)
     env = load_playground(name, **config_overrides)
-    return adapter(
-        env,
-        num_envs,
-        name=name,
-        jacobians=jacobians,
-        threshold=threshold,
-        workers=workers,
-        config_overrides=config_overrides,
-    )
+    return adapter(env, num_envs, name=name, config_overrides=config_overrides, **kwargs)
 
 
 def make_vec(
@@ -258,14 +305,31 @@ def make_vec(
     jacobians: bool = True,
     threshold: float = GROUND_TRUTH_THRESHOLD,
     workers: int = 1,
+    render_mode: str | None = None,
+    width: int = DEFAULT_WIDTH,
+    height: int = DEFAULT_HEIGHT,
+    camera: int | str | None = None,
     **config_overrides: Any,
 ):
     """Gymnasium ``VectorEnv`` of ``num_envs`` copies of a registered task.
 
     ``workers=2`` (or more) steps the batch in that many processes: on a multi-core CPU,
-    how the cores get used (see :mod:`jacwrap.parallel`).
+    how the cores get used (see :mod:`jacwrap.parallel`). ``render_mode``, ``width``,
+    ``height``, ``camera`` and the config overrides are as in :func:`jacwrap.make`.
     """
-    return _make(JacobianVectorEnv, name, num_envs, jacobians, threshold, workers, config_overrides)
+    return _make(
+        JacobianVectorEnv,
+        name,
+        num_envs,
+        config_overrides,
+        jacobians=jacobians,
+        threshold=threshold,
+        workers=workers,
+        render_mode=render_mode,
+        width=width,
+        height=height,
+        camera=camera,
+    )
 
 
 def make_sb3(
@@ -275,8 +339,24 @@ def make_sb3(
     jacobians: bool = True,
     threshold: float = GROUND_TRUTH_THRESHOLD,
     workers: int = 1,
+    render_mode: str | None = None,
+    width: int = DEFAULT_WIDTH,
+    height: int = DEFAULT_HEIGHT,
+    camera: int | str | None = None,
     **config_overrides: Any,
 ):
     """Stable-Baselines3 ``VecEnv`` of ``num_envs`` copies of a registered task
     (``workers`` as in :func:`make_vec`)."""
-    return _make(JacobianVecEnv, name, num_envs, jacobians, threshold, workers, config_overrides)
+    return _make(
+        JacobianVecEnv,
+        name,
+        num_envs,
+        config_overrides,
+        jacobians=jacobians,
+        threshold=threshold,
+        workers=workers,
+        render_mode=render_mode,
+        width=width,
+        height=height,
+        camera=camera,
+    )
