@@ -12,7 +12,18 @@ import sys
 
 from jacwrap.errors import JacwrapError
 
-COMMANDS = ("demo", "record", "summary", "analyze", "fit", "replay", "envs")
+COMMANDS = (
+    "demo",
+    "record",
+    "summary",
+    "analyze",
+    "fit",
+    "score",
+    "export",
+    "replay",
+    "render",
+    "envs",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

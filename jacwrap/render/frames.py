@@ -10,6 +10,8 @@ are drawn where the model puts them by default.
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
 import weakref
 from typing import Any
 
@@ -69,6 +71,30 @@ def check_size(model: Any, width: int, height: int) -> tuple[int, int]:
                 f"{limit_w}x{limit_h}); got {value!r}"
             )
     return int(width), int(height)
+
+
+def release_current_context() -> None:
+    """Unbind this thread's OpenGL context, so that another thread may render with it next.
+
+    ``mujoco.Renderer.render`` binds its context to the calling thread and leaves it bound;
+    an EGL or GLFW context bound to one thread (even one that has ended) cannot be bound by
+    another (``EGL_BAD_ACCESS``). OSMesa needs nothing.
+    """
+    backend = os.environ.get("MUJOCO_GL", "").lower()
+    if backend == "egl":
+        from OpenGL import EGL
+
+        if EGL.eglGetCurrentContext():
+            EGL.eglMakeCurrent(
+                EGL.eglGetCurrentDisplay(),
+                EGL.EGL_NO_SURFACE,
+                EGL.EGL_NO_SURFACE,
+                EGL.EGL_NO_CONTEXT,
+            )
+    elif backend in ("glfw", "glx") or (backend == "" and sys.platform.startswith("linux")):
+        import glfw
+
+        glfw.make_context_current(None)
 
 
 def _close(renderer: Any) -> None:
@@ -137,7 +163,10 @@ class StateRenderer:
         self._data.qvel[:] = s[nq:]
         mujoco.mj_forward(self.model, self._data)
         self._renderer.update_scene(self._data, camera=self.camera)
-        return self._renderer.render()
+        try:
+            return self._renderer.render()
+        finally:
+            release_current_context()
 
     def close(self) -> None:
         """Free the GL context (idempotent)."""

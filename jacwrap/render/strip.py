@@ -16,6 +16,7 @@ STATE_COLOR = "#4aa3ff"
 ACTION_COLOR = "#ffa040"
 MARKER_RGB = (255, 255, 255)
 BACKGROUND = "#14171c"
+TEXT_COLOR = "#d0d0d0"
 
 
 @dataclass(frozen=True)
@@ -69,28 +70,38 @@ def sparsity_strip(sparsity: np.ndarray, width: int, height: int) -> SparsityStr
     dpi = 100
     fig = Figure(figsize=(width / dpi, height / dpi), dpi=dpi, facecolor=BACKGROUND)
     canvas = FigureCanvasAgg(fig)
-    left, right = 34 / width, 1 - 6 / width
-    bottom, top = 14 / height, 1 - 4 / height
+    left, right = 22 / width, 1 - 12 / width
+    bottom, top = 13 / height, 1 - 15 / height  # the legend row above the plot
     ax = fig.add_axes((left, bottom, right - left, top - bottom), facecolor=BACKGROUND)
     t = np.arange(steps)
-    ax.plot(t, sp[:, 0], color=STATE_COLOR, lw=1.0, label="J_s")
-    ax.plot(t, sp[:, 1], color=ACTION_COLOR, lw=1.0, label="J_a")
+    ax.plot(t, sp[:, 0], color=STATE_COLOR, lw=1.2, label="J_s")
+    ax.plot(t, sp[:, 1], color=ACTION_COLOR, lw=1.2, label="J_a")
     ax.set_xlim(-0.5, steps - 0.5)
-    ax.set_ylim(0.0, 1.0)
+    ax.set_ylim(-0.06, 1.06)  # curves at 0 or 1 stay clear of the frame
     ax.set_yticks([0.0, 1.0], ["0", "1"])
     ax.set_xticks([0, steps - 1], ["0", str(steps - 1)])
-    ax.set_ylabel("sparsity", fontsize=7, color="#c8c8c8", labelpad=1)
-    ax.tick_params(labelsize=6, colors="#c8c8c8", length=2, pad=1)
+    ax.tick_params(labelsize=7, colors=TEXT_COLOR, length=2, pad=1)
     for spine in ax.spines.values():
         spine.set_color("#5a5f66")
     ax.legend(
-        loc="upper left",
-        fontsize=6,
+        loc="lower left",
+        bbox_to_anchor=(0.0, 1.0),
+        fontsize=7,
         frameon=False,
         ncols=2,
-        labelcolor="#e0e0e0",
+        labelcolor=TEXT_COLOR,
         handlelength=1.2,
-        borderaxespad=0.1,
+        borderaxespad=0.0,
+        borderpad=0.1,
+    )
+    fig.text(
+        1 - 8 / width,
+        1 - 2 / height,
+        "sparsity, step marked",
+        color=TEXT_COLOR,
+        fontsize=7,
+        ha="right",
+        va="top",
     )
     canvas.draw()
     image = np.asarray(canvas.buffer_rgba())[:, :, :3].copy()

@@ -8,6 +8,7 @@ ships the ffmpeg binary), GIF through Pillow.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -95,7 +96,10 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float) -> i
             ffmpeg_log_level="error",
         )
     count = 0
-    with writer:
+    with warnings.catch_warnings(), writer:
+        # ffmpeg is started with fork + exec, no Python runs in the child: JAX's warning
+        # about forking a multithreaded process does not apply.
+        warnings.filterwarnings("ignore", "os.fork", RuntimeWarning)
         for frame in frames:
             writer.append_data(frame)
             count += 1
