@@ -39,6 +39,8 @@ _LAZY = {
     "JacobianVecEnv": "jacwrap.vector_env",
     "make_vec": "jacwrap.vector_env",
     "make_sb3": "jacwrap.vector_env",
+    # Scoring a user's dynamics model against recordings (jacwrap.data).
+    "score": "jacwrap.data.score",
 }
 
 
@@ -87,4 +89,5 @@ __all__ = [
     "make",
     "make_sb3",
     "make_vec",
+    "score",
 ]

@@ -1,0 +1,42 @@
+"""Using recordings where researchers work: exports, a PyTorch dataset, scoring models.
+
+>>> from jacwrap.data import export_parquet, export_minari, TorchTransitions, score
+>>> export_parquet(["run.jwr"], "tables/")                  # one row per step, pandas/DuckDB/...
+>>> export_minari(["run.jwr"], "jacwrap/CheetahRun/expert-v0")  # minari.load_dataset(...)
+>>> ds = TorchTransitions(["run.jwr"], normalize=True)      # (s, a, s', J_s, J_a) tensors
+>>> score(my_model, "run.jwr").to_text()                    # Q4 metrics of any model
+
+Modules: ``sources`` (recordings of an export), ``fields`` (the exported per-step fields),
+``export_parquet``, ``export_minari``, ``torch_dataset``, ``stats`` (streamed z-scores),
+``metrics`` (the Q4 metrics, shared with ``jacwrap fit``), ``model_jacobians`` (a model's
+Jacobians in JAX or torch), ``model_loading`` (``MODULE:FUNCTION``), ``score``. Exports need
+the ``export`` extra (minari, pyarrow). The names below load their module on first use.
+"""
+
+from __future__ import annotations
+
+_EXPORTS = {
+    "export_parquet": "jacwrap.data.export_parquet",
+    "export_minari": "jacwrap.data.export_minari",
+    "ExportResult": "jacwrap.data.result",
+    "TorchTransitions": "jacwrap.data.torch_dataset",
+    "IterableTransitions": "jacwrap.data.torch_dataset",
+    "score": "jacwrap.data.score",
+    "ScoreReport": "jacwrap.data.score",
+    "model_jacobians": "jacwrap.data.model_jacobians",
+    "DataError": "jacwrap.data.errors",
+    "ExportExistsError": "jacwrap.data.errors",
+    "MissingExtraError": "jacwrap.data.errors",
+    "ModelError": "jacwrap.data.errors",
+}
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'jacwrap.data' has no attribute {name!r}")
+
+
+__all__ = sorted(_EXPORTS)

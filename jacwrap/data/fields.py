@@ -48,7 +48,9 @@ def _bool(h: RecordingHeader) -> np.dtype:
 
 #: The transition itself (Minari's own episode fields).
 TRANSITION_FIELDS = (
-    Field("obs", "obs", lambda h: np.dtype(np.float32), lambda h: (h.obs_dim,), "observation acted on"),
+    Field(
+        "obs", "obs", lambda h: np.dtype(np.float32), lambda h: (h.obs_dim,), "observation acted on"
+    ),
     Field("action", "action", _f64, lambda h: (h.m,), "action a"),
     Field("reward", "reward", _f64, lambda h: (), "reward"),
     Field("terminated", "terminated", _bool, lambda h: (), "episode terminated (NaN state)"),

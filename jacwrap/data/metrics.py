@@ -37,9 +37,7 @@ from jacwrap.sparsity import SPARSITY_KINDS, sparsity_triplet, zero_mask
 def metric_sums(pred, target, jac_hat, jac, zero, weight, n: int, threshold: float) -> dict:
     """Weighted sums of one batch (NumPy or JAX arrays, jit-compatible); add them up over
     batches and pass the totals to :func:`finish_metrics`."""
-    from jacwrap.sparsity import _namespace
-
-    xp = _namespace(jac_hat)
+    xp = np if isinstance(jac_hat, np.ndarray | np.generic) else _jnp()
     sp = sparsity_triplet(jac_hat[..., :n], jac_hat[..., n:], threshold)
     zw = weight[:, None, None] * zero
     nzw = weight[:, None, None] * (1 - zero)
@@ -55,6 +53,12 @@ def metric_sums(pred, target, jac_hat, jac, zero, weight, n: int, threshold: flo
         "zeros_recovered": xp.sum(zw * zero_mask(jac_hat, threshold)),
         "sparsity": xp.sum(weight[:, None] * sp, 0),
     }
+
+
+def _jnp():
+    import jax.numpy as jnp
+
+    return jnp
 
 
 class MetricSums:

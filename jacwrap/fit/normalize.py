@@ -31,10 +31,13 @@ class ZScore:
     def fit(cls, x: np.ndarray, min_std: float = MIN_STD) -> ZScore:
         """Statistics over all leading axes; a (near-)constant variable gets std 1."""
         x = np.asarray(x, dtype=np.float64).reshape(-1, np.shape(x)[-1])
-        mean = x.mean(axis=0)
-        std = x.std(axis=0)
-        std = np.where(std < min_std, 1.0, std)
-        return cls(mean=mean, std=std)
+        return cls.from_mean_std(x.mean(axis=0), x.std(axis=0), min_std)
+
+    @classmethod
+    def from_mean_std(cls, mean, std, min_std: float = MIN_STD) -> ZScore:
+        """Statistics computed elsewhere (e.g. streamed); a (near-)constant variable gets std 1."""
+        std = np.asarray(std, dtype=np.float64)
+        return cls(mean=np.asarray(mean, dtype=np.float64), std=np.where(std < min_std, 1.0, std))
 
     def apply(self, x):
         """x_n = (x - mean) / std (NumPy or JAX arrays)."""

@@ -28,6 +28,7 @@ import numpy as np
 import optax
 
 from jacwrap._jax_setup import configure_jax
+from jacwrap.data.metrics import MetricSums, metric_sums
 from jacwrap.fit.data import FitData, split_indices
 from jacwrap.fit.losses import check_mode, jacobian_term, needs_jacobian, state_mse
 from jacwrap.fit.model import (
@@ -42,7 +43,7 @@ from jacwrap.fit.model import (
 )
 from jacwrap.fit.normalize import Normalization, normalize_jacobian
 from jacwrap.fit.summary import HISTORY_KEYS
-from jacwrap.sparsity import LEARNED_THRESHOLD, SPARSITY_KINDS, sparsity_triplet
+from jacwrap.sparsity import LEARNED_THRESHOLD, SPARSITY_KINDS
 
 
 @dataclass(frozen=True)
@@ -211,16 +212,7 @@ def _eval_fns(n: int, residual: bool, thr: float):
     def full(p, norm, arrays, idx, w):
         _, sn, jh = forward_and_jacobian(p, norm, arrays.x[idx], None, residual)
         jac, zero = arrays.jac[idx], arrays.zero[idx]
-        sp = sparsity_triplet(jh[..., :n], jh[..., n:], thr)
-        zw = w[:, None, None] * zero
-        return {
-            "mse": jnp.sum(w * jnp.mean((sn - arrays.next_n[idx]) ** 2, -1)),
-            "jac_mse": jnp.sum(w * jnp.mean((jh - jac) ** 2, (-2, -1))),
-            "jac_mae": jnp.sum(w * jnp.mean(jnp.abs(jh - jac), (-2, -1))),
-            "zero_mae": jnp.sum(zw * jnp.abs(jh)),
-            "zero_count": jnp.sum(zw),
-            "sparsity": jnp.sum(w[:, None] * sp, 0),
-        }
+        return metric_sums(sn, arrays.next_n[idx], jh, jac, zero, w, n, thr)
 
     return jax.jit(forward), jax.jit(full)
 
@@ -248,23 +240,18 @@ class _Evaluator:
         return total / self.test.num
 
     def metrics(self, params, limit: int | None = None) -> dict[str, Any]:
+        """The summary's metrics, measured by the scorer's code (:mod:`jacwrap.data.metrics`)."""
         p = cast_params(params, jnp.float64)
-        acc: dict[str, np.ndarray] = {}
-        count = 0.0
+        sums = MetricSums()
         for idx, w in self._chunks(limit):
-            out = self._full(p, self.norm, self.test, idx, w)
-            count += float(jnp.sum(w))
-            for k, v in out.items():
-                acc[k] = acc.get(k, 0.0) + np.asarray(v)
-        sp = acc["sparsity"] / count
+            sums.add(self._full(p, self.norm, self.test, idx, w), jnp.sum(w))
+        m = sums.finish()
         return {
-            "test_mse": float(acc["mse"] / count),
-            "test_jacobian_mse": float(acc["jac_mse"] / count),
-            "test_jacobian_mae": float(acc["jac_mae"] / count),
-            "test_jacobian_mae_on_zeros": (
-                float(acc["zero_mae"] / acc["zero_count"]) if acc["zero_count"] > 0 else None
-            ),
-            "sparsity": {k: float(v) for k, v in zip(SPARSITY_KINDS, sp, strict=True)},
+            "test_mse": m["next_state_mse"],
+            "test_jacobian_mse": m["jacobian_mse"],
+            "test_jacobian_mae": m["jacobian_mae"],
+            "test_jacobian_mae_on_zeros": m["jacobian_mae_on_zeros"],
+            "sparsity": m["sparsity"],
         }
 
 
