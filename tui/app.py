@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -30,6 +31,8 @@ from tui.messages import (
     OpenFailed,
     ReadFailed,
     RecordingOpened,
+    RobotFrame,
+    RobotUnavailable,
     describe_error,
 )
 from tui.playback import (
@@ -40,6 +43,7 @@ from tui.playback import (
     playback_target,
     tick_plan,
 )
+from tui.robot import RobotRenderer, RobotRequest, unavailable_message
 from tui.screens.episodes import EpisodePicker
 from tui.screens.error import ErrorScreen
 from tui.screens.help import HelpScreen
@@ -48,6 +52,7 @@ from tui.source import RecordingSource
 from tui.widgets.bars import SparsityBars
 from tui.widgets.fit import FitPanel, render_fit
 from tui.widgets.heatmap import HeatmapData, JacobianHeatmap
+from tui.widgets.robot import RobotView, half_blocks
 from tui.widgets.stats import EpisodePanel, SelectedPanel, render_episode, render_selected
 from tui.widgets.trace import EpisodeTrace
 
@@ -111,6 +116,13 @@ class ReplayApp(App[None]):
         Binding("j", "cell(1,0)", "down", group=CELL, tooltip="heatmap cursor down"),
         Binding("k", "cell(-1,0)", "up", group=CELL, tooltip="heatmap cursor up"),
         Binding("l", "cell(0,1)", "right", group=CELL, tooltip="heatmap cursor right"),
+        Binding(
+            "r",
+            "toggle_robot",
+            "robot",
+            show=False,  # the footer keeps to one line at 80 columns; ? lists it
+            tooltip="robot view: the step's pose, rendered",
+        ),
         Binding("question_mark", "help", "help", key_display="?"),
         Binding("q", "quit", "quit"),
     ]
@@ -135,6 +147,11 @@ class ReplayApp(App[None]):
         self._timer: Timer | None = None
         self._anchor: tuple[int, float] = (0, 0.0)  # (step, time) playback started from
         self._wanted_block: int | None = None
+        self.robot_on = False
+        self.robot: RobotRenderer | None = None
+        self.robot_error: str | None = None  # why the robot view cannot render, once known
+        self._robot_busy = False  # a robot worker is rendering
+        self._robot_pending: RobotRequest | None = None  # the latest frame wanted meanwhile
 
     # ---------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
@@ -142,7 +159,11 @@ class ReplayApp(App[None]):
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield JacobianHeatmap(id="heatmap")
+                with Vertical(id="robot-box"):
+                    yield Static("Robot view", id="robot-title", classes="title")
+                    yield RobotView("", id="robot")
             with Vertical(id="right"):
+                yield Static("Step sparsity (share of zeros)", classes="title")
                 yield SparsityBars("", id="bars")
                 yield SelectedPanel("", id="selected")
                 yield Static("Episode runs (steps)", classes="title")
@@ -161,6 +182,9 @@ class ReplayApp(App[None]):
         self.w_episode = self.query_one(EpisodePanel)
         self.w_fit = self.query_one(FitPanel)
         self.w_trace = self.query_one(EpisodeTrace)
+        self.w_robot = self.query_one(RobotView)
+        self.w_robot_box = self.query_one("#robot-box")
+        self.w_robot_title = self.query_one("#robot-title", Static)
         self._restart_timer()
         # Everything imported so far (JAX, MuJoCo, Textual: millions of objects) lives as long
         # as the process; without this, full collections walk it all and stall playback for
@@ -171,6 +195,8 @@ class ReplayApp(App[None]):
     def on_unmount(self) -> None:
         if self.source is not None:
             self.source.close()
+        if self.robot is not None:
+            self.robot.close()
 
     # ---------------------------------------------------------------- workers
     @work(thread=True, exclusive=True, group="open")
@@ -215,6 +241,18 @@ class ReplayApp(App[None]):
             self.post_message(ReadFailed(describe_error(exc)))
             return
         self.post_message(BlockLoaded(block))
+
+    @work(thread=True, group="robot")
+    def robot_worker(self, request: RobotRequest) -> None:
+        """Render one robot-view frame and turn it into half-block text (off the UI thread)."""
+        robot = self.robot
+        assert robot is not None
+        try:
+            text = half_blocks(robot.render(request))
+        except Exception as exc:  # no OpenGL backend, unknown task: the panel says so
+            self.post_message(RobotUnavailable(unavailable_message(exc, robot.env_name)))
+            return
+        self.post_message(RobotFrame(request.t, text))
 
     @work(thread=True, exclusive=True, group="prefetch")
     def prefetch_worker(self, block: int) -> None:
@@ -279,6 +317,24 @@ class ReplayApp(App[None]):
         self.fits = message.summaries
         self.w_fit.update(render_fit(self.fits))
 
+    @on(RobotFrame)
+    def _robot_frame(self, message: RobotFrame) -> None:
+        self._robot_busy = False
+        if self.robot_on:
+            self.w_robot.show_text(message.text)
+            self.w_robot_title.update(f"Robot view · step {message.t}", layout=False)
+        pending, self._robot_pending = self._robot_pending, None
+        if pending is not None and self.robot_on:
+            self._start_robot(pending)
+
+    @on(RobotUnavailable)
+    def _robot_unavailable(self, message: RobotUnavailable) -> None:
+        self._robot_busy = False
+        self._robot_pending = None
+        self.robot_error = message.message
+        self.w_robot_title.update("Robot view")
+        self.w_robot.show_message(message.message)
+
     # ---------------------------------------------------------------- state
     def load_episode(self, index: int, t: int = 0) -> None:
         """Start loading episode ``index`` (shown at step ``t`` when ready)."""
@@ -332,6 +388,29 @@ class ReplayApp(App[None]):
             self._maybe_prefetch()
         row, col = heatmap.cursor
         self.w_selected.update(render_selected(data, view, row, col, t), layout=False)
+        self.request_robot_frame()
+
+    def request_robot_frame(self) -> None:
+        """Ask for the current step's robot frame; one worker at a time, the latest step wins."""
+        if not self.robot_on or self.robot_error is not None or self.view is None:
+            return
+        hit = self.source.cached_step(self.view.start + self.t)
+        if hit is None:  # the block is being read: show_step runs again when it is in
+            return
+        steps, k = hit
+        width, height = self.w_robot.pixel_size()
+        request = RobotRequest(self.t, np.array(steps.state[k]), width, height)
+        if self._robot_busy:
+            self._robot_pending = request
+        else:
+            self._start_robot(request)
+
+    def _start_robot(self, request: RobotRequest) -> None:
+        if self.robot is None:
+            header = self.source.header
+            self.robot = RobotRenderer(header.env_name, header.nq, header.nv)
+        self._robot_busy = True
+        self.robot_worker(request)
 
     def _maybe_prefetch(self) -> None:
         source, view = self.source, self.view
@@ -451,6 +530,18 @@ class ReplayApp(App[None]):
         if self.view is not None:
             row, col = heatmap.cursor
             self.w_selected.update(render_selected(self.step_data(), self.view, row, col, self.t))
+
+    def action_toggle_robot(self) -> None:
+        self.robot_on = not self.robot_on
+        self.w_robot_box.display = self.robot_on
+        if not self.robot_on:
+            self._robot_pending = None
+            return
+        if self.robot_error is not None:
+            self.w_robot.show_message(self.robot_error)
+        elif self.robot is None:
+            self.w_robot.show_message("loading the robot model (MuJoCo Playground)…")
+        self.call_after_refresh(self.request_robot_frame)  # the panel has its size then
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(list(self.BINDINGS)))

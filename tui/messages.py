@@ -58,6 +58,23 @@ class FitsFound(Message):
         self.summaries = summaries
 
 
+class RobotFrame(Message):
+    """The robot view's frame of step ``t``, as half-block text."""
+
+    def __init__(self, t: int, text: Any) -> None:
+        super().__init__()
+        self.t = t
+        self.text = text
+
+
+class RobotUnavailable(Message):
+    """The robot view cannot render (no OpenGL backend, unknown task); ``message`` says why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
+
+
 def describe_error(exc: BaseException) -> str:
     """A one-paragraph message for a failure, without a traceback.
 
