@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from jacwrap.recording.errors import (
     ChecksumError,
+    LimitError,
     NotARecordingError,
     RecordingError,
     RecordingExistsError,
@@ -46,6 +47,7 @@ __all__ = [
     "FORMAT_VERSION",
     "ChecksumError",
     "EpisodeInfo",
+    "LimitError",
     "NotARecordingError",
     "Recording",
     "RecordingError",

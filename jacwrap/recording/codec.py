@@ -193,6 +193,24 @@ def compressor(level: int) -> zstandard.ZstdCompressor:
     return zstandard.ZstdCompressor(level=level, write_content_size=True)
 
 
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+def declared_size(payload: bytes) -> int | None:
+    """The content size declared in the header of ``payload``'s zstd frame, read without
+    decompressing; None when it declares none or is no zstd frame (e.g. a skippable one)."""
+    if payload[:4] != ZSTD_MAGIC:
+        return None
+    try:
+        size = zstandard.get_frame_parameters(payload).content_size
+    except zstandard.ZstdError:
+        return None
+    return None if size in (zstandard.CONTENTSIZE_UNKNOWN, zstandard.CONTENTSIZE_ERROR) else size
+
+
 def decompress(payload: bytes, expected: int) -> bytes:
-    """Decompress a payload of known raw size (raises ``zstandard.ZstdError`` if corrupt)."""
-    return zstandard.ZstdDecompressor().decompress(payload, max_output_size=expected)
+    """Decompress one zstd frame of ``expected`` bytes and nothing after it (raises
+    ``zstandard.ZstdError`` if corrupt). zstandard allocates the size the frame declares,
+    whatever ``max_output_size`` says: check :func:`declared_size` first."""
+    dctx = zstandard.ZstdDecompressor()
+    return dctx.decompress(payload, max_output_size=expected, allow_extra_data=False)

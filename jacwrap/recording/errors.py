@@ -31,3 +31,28 @@ class TruncatedError(RecordingError, EOFError):
 
 class RecordingExistsError(RecordingError, FileExistsError):
     """Refusing to overwrite an existing recording (pass ``overwrite=True`` to replace it)."""
+
+
+class LimitError(RecordingError, ValueError):
+    """A size or count is outside the format's limits (docs/FORMAT.md, "Limits").
+
+    The reader raises it before allocating anything of that size; the writer raises it
+    instead of writing what the reader would refuse. The message names the file, the part,
+    the value and the limit; ``part``, ``value`` and ``limit`` hold them too.
+    """
+
+    def __init__(self, message: str, *, part: str = "", value: object = None, limit=None):
+        super().__init__(message)
+        self.part, self.value, self.limit = part, value, limit
+
+
+def over_limit(path: object, part: str, what: str, value: object, limit: object) -> LimitError:
+    """``LimitError`` for ``what`` (in ``part`` of file ``path``) being ``value``, past ``limit``
+    (``limit`` is written as the allowed range, e.g. ``"1..1024"`` or ``"<= 1048576"``)."""
+    return LimitError(
+        f"{path}: {part}: {what} is {value}, outside the format's limit {limit} "
+        "(docs/FORMAT.md, Limits)",
+        part=part,
+        value=value,
+        limit=limit,
+    )

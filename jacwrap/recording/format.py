@@ -30,9 +30,14 @@ CHUNK_HEAD = struct.Struct("<4sIQIIII")  # tag, n_steps, first_step, n_segments,
 INDEX_HEAD = struct.Struct("<4sIIIQ")  # tag, n_chunks, n_episodes, reserved (0), num_steps
 TRAILER = struct.Struct("<QII8s")  # index_offset, index_len, index_crc, END_MAGIC
 
-MAX_HEADER_LEN = 16 << 20
-MAX_CHUNK_STEPS = 1 << 20
-MAX_PAYLOAD = 1 << 31
+# -- limits (docs/FORMAT.md, "Limits"): the reader checks each before it allocates anything of
+# that size, and the writer refuses to write past them (both raise ``LimitError``).
+MAX_HEADER_LEN = 1 << 20  # header JSON bytes
+MAX_STATE_DIM = 1024  # n = nq + nv (and so nq, nv)
+MAX_ACTION_DIM = 1024  # m = nu
+MAX_OBS_DIM = 1 << 20  # obs_dim
+MAX_CHUNK_STEPS = 1 << 16  # steps per chunk; segments per chunk are at most its steps
+MAX_CHUNK_RAW = 64 << 20  # decompressed bytes per chunk
 
 #: One run of consecutive steps of one episode inside a chunk.
 SEGMENT_DTYPE = np.dtype(
@@ -51,6 +56,20 @@ CHUNK_ENTRY_DTYPE = np.dtype(
 EPISODE_DTYPE = np.dtype(
     [("env", "<u4"), ("start", "<u8"), ("length", "<u8"), ("ret", "<f8"), ("complete", "u1")]
 )
+
+
+#: Smallest chunk frame: head, one segment, and a zstd frame of at least a frame header
+#: (6 bytes) and one block header (3 bytes); bounds the number of chunks a file can hold.
+MIN_PAYLOAD_LEN = 9
+MIN_FRAME_LEN = CHUNK_HEAD.size + SEGMENT_DTYPE.itemsize + MIN_PAYLOAD_LEN
+
+
+def max_payload_len(raw_size):
+    """Largest zstd frame for ``raw_size`` bytes of content (an int or an int64 array):
+    zstd's ``ZSTD_compressBound``, what any level may produce in the worst case, frame
+    header included."""
+    small = np.maximum((128 << 10) - raw_size, 0) >> 11
+    return raw_size + (raw_size >> 8) + small
 
 
 def crc(*parts: bytes) -> int:

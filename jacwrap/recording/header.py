@@ -11,7 +11,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from jacwrap.recording.errors import NotARecordingError
+from jacwrap.recording import format
+from jacwrap.recording.errors import NotARecordingError, RecordingError, over_limit
 
 FORMAT_VERSION = 1
 JAC_DTYPES = ("float64", "float32")
@@ -121,18 +122,35 @@ def software_versions() -> dict[str, str]:
 _INT_FIELDS = ("nq", "nv", "nu", "obs_dim", "format_version")
 
 
-def encode_header(header: RecordingHeader, codec: dict[str, Any]) -> bytes:
-    """UTF-8 JSON bytes of the header with the chunk ``codec`` description."""
+def check_dims(path: object, nq: int, nv: int, nu: int, obs_dim: int) -> None:
+    """Raise :class:`LimitError` unless the dims are within the format's limits
+    (docs/FORMAT.md, "Limits"): ``n = nq + nv``, ``m = nu`` and ``obs_dim``."""
+    for what, value, limit in (
+        ("n = nq + nv", nq + nv, format.MAX_STATE_DIM),
+        ("m = nu", nu, format.MAX_ACTION_DIM),
+        ("obs_dim", obs_dim, format.MAX_OBS_DIM),
+    ):
+        if value > limit:
+            raise over_limit(path, "header", what, value, f"0..{limit}")
+
+
+def encode_header(header: RecordingHeader, codec: dict[str, Any], path: object = "") -> bytes:
+    """UTF-8 JSON bytes of the header with the chunk ``codec`` description; raises
+    :class:`LimitError` for dims or a JSON size that a reader would refuse."""
+    check_dims(path, header.nq, header.nv, header.nu, header.obs_dim)
     d = header.to_json_dict()
     d["codec"] = codec
-    return json.dumps(d, sort_keys=True, allow_nan=False).encode("utf-8")
+    raw = json.dumps(d, sort_keys=True, allow_nan=False).encode("utf-8")
+    if len(raw) > format.MAX_HEADER_LEN:
+        raise over_limit(path, "header", "the JSON size", len(raw), f"<= {format.MAX_HEADER_LEN}")
+    return raw
 
 
 def decode_header(raw: bytes, path: str) -> tuple[RecordingHeader, dict[str, Any]]:
     """Parse header JSON; raises :class:`NotARecordingError` naming the bad field."""
     try:
         d = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # also numbers of over 4300 digits
         raise NotARecordingError(f"{path}: header is not valid JSON ({exc})") from None
     if not isinstance(d, dict):
         raise NotARecordingError(f"{path}: header is not a JSON object")
@@ -150,6 +168,7 @@ def decode_header(raw: bytes, path: str) -> tuple[RecordingHeader, dict[str, Any
         for key in _INT_FIELDS:
             if need(key, int) < 0:
                 raise NotARecordingError(f"{path}: header field {key!r} is negative")
+        check_dims(path, d["nq"], d["nv"], d["nu"], d["obs_dim"])
         labels_s = need("state_labels", list)
         labels_a = need("action_labels", list)
         if not all(isinstance(x, str) for x in labels_s + labels_a):
@@ -177,8 +196,8 @@ def decode_header(raw: bytes, path: str) -> tuple[RecordingHeader, dict[str, Any
             extra=need("extra", dict),
             format_version=d["format_version"],
         )
-    except ValueError as exc:
-        if isinstance(exc, NotARecordingError):
+    except (ValueError, OverflowError) as exc:  # OverflowError: float() of a huge int
+        if isinstance(exc, RecordingError):
             raise
         raise NotARecordingError(f"{path}: inconsistent header: {exc}") from None
     if d.get("n") != header.n or d.get("m") != header.m:

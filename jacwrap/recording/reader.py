@@ -26,6 +26,7 @@ from jacwrap.recording.errors import (
     RecordingNotFoundError,
     TruncatedError,
     UnsupportedVersionError,
+    over_limit,
 )
 from jacwrap.recording.header import FORMAT_VERSION, decode_header
 from jacwrap.recording.steps import EpisodeInfo, Steps
@@ -85,8 +86,10 @@ class Recording:
 
     # -- opening -------------------------------------------------------------------------------
     def _read_at(self, offset: int, size: int) -> bytes:
+        """Up to ``size`` bytes at ``offset``, never more than the file holds (a length read
+        from the file cannot make this allocate more than the file's size)."""
         self._f.seek(offset)
-        return self._f.read(size)
+        return self._f.read(max(0, min(size, self._size - offset)))
 
     def _open(self, allow_truncated: bool) -> None:
         name, size = self._name, self._size
@@ -107,7 +110,8 @@ class Recording:
                 f"version {FORMAT_VERSION}"
             )
         if header_len > format.MAX_HEADER_LEN:
-            raise NotARecordingError(f"{name}: header length {header_len} is implausible")
+            limit = f"<= {format.MAX_HEADER_LEN}"
+            raise over_limit(name, "file prefix", "header_len", header_len, limit)
         hstart = format.PREFIX.size
         self._data_start = hstart + header_len + 4
         if size < self._data_start:
@@ -123,6 +127,7 @@ class Recording:
             raise UnsupportedVersionError(f"{name}: unknown chunk codec {self.codec.get('name')!r}")
         h = self.header
         self._specs = codec.column_specs(h.n, h.m, h.obs_dim, h.jac_dtype)
+        self._step_bytes = codec.raw_size(1, self._specs)  # at most ~20 MiB (dims limits)
         self.truncated_tail: str | None = None
         tail = self._read_at(size - format.TRAILER.size, format.TRAILER.size)
         has_footer = (
@@ -150,49 +155,93 @@ class Recording:
         ce, ee = format.CHUNK_ENTRY_DTYPE.itemsize, format.EPISODE_DTYPE.itemsize
         if tag != format.INDEX_TAG or length != format.INDEX_HEAD.size + n_chunks * ce + n_eps * ee:
             raise ChecksumError(f"{name}: the index has an inconsistent layout")
+        room = (offset - self._data_start) // format.MIN_FRAME_LEN
+        if n_chunks > room:
+            limit = f"0..{room} (chunks of at least {format.MIN_FRAME_LEN} bytes in the file)"
+            raise over_limit(name, f"index at byte offset {offset}", "n_chunks", n_chunks, limit)
         pos = format.INDEX_HEAD.size
         chunks = np.frombuffer(index, format.CHUNK_ENTRY_DTYPE, n_chunks, pos)
         eps = np.frombuffer(index, format.EPISODE_DTYPE, n_eps, pos + n_chunks * ce)
-        first = chunks["first_step"].astype(np.int64)
+        self._check_chunk_entries(chunks, offset)
+        # bounded by the limits now: int64 sums cannot overflow
         steps = chunks["n_steps"].astype(np.int64)
-        ends = chunks["offset"].astype(np.int64) + chunks["frame_len"].astype(np.int64)
+        frame_len = chunks["frame_len"].astype(np.int64)
+        ends = self._data_start + np.cumsum(frame_len)
+        firsts = np.cumsum(steps) - steps
         ok = (
-            (n_chunks == 0 or (first[0] == 0 and chunks["offset"][0] == self._data_start))
-            and np.array_equal(first[1:], (first + steps)[:-1])
-            and np.array_equal(chunks["offset"][1:].astype(np.int64), ends[:-1])
+            np.array_equal(chunks["offset"], (ends - frame_len).astype(np.uint64))
+            and np.array_equal(chunks["first_step"], firsts.astype(np.uint64))
             and int(steps.sum()) == num_steps
-            and (n_chunks == 0 or int(ends[-1]) == offset)
-            and (steps >= 1).all()
+            and (int(ends[-1]) if n_chunks else self._data_start) == offset
             and self._episodes_consistent(eps, num_steps)
         )
         if not ok:
             raise ChecksumError(f"{name}: the index does not describe the file's chunks")
-        self._set_chunks(chunks["offset"], first, steps, chunks["frame_len"])
-        self.episodes = [
-            EpisodeInfo(
-                i,
-                int(e["env"]),
-                int(e["start"]),
-                int(e["length"]),
-                float(e["ret"]),
-                bool(e["complete"]),
-            )
-            for i, e in enumerate(eps)
-        ]
+        self._set_chunks(ends - frame_len, firsts, steps, frame_len)
+        self._set_episodes(eps["env"], eps["start"], eps["length"], eps["ret"], eps["complete"])
+
+    def _check_chunk_entries(self, chunks: np.ndarray, offset: int) -> None:
+        """Limits on the index's chunk entries (checked before any arithmetic on them)."""
+        steps, frame_len = chunks["n_steps"], chunks["frame_len"]
+
+        def refuse(bad: np.ndarray, what: str, value: np.ndarray, limit) -> None:
+            j = int(np.flatnonzero(bad)[0])
+            where = f"index at byte offset {offset}: chunk {j}"
+            raise over_limit(self._name, where, what, int(value[j]), limit(j))
+
+        bad = (steps < 1) | (steps > format.MAX_CHUNK_STEPS)
+        if bad.any():
+            refuse(bad, "n_steps", steps, lambda j: f"1..{format.MAX_CHUNK_STEPS}")
+        k = steps.astype(np.int64)
+        raw = k * self._step_bytes
+        bad = raw > format.MAX_CHUNK_RAW
+        if bad.any():
+            what = f"the decompressed size (n_steps x {self._step_bytes} bytes)"
+            refuse(bad, what, raw, lambda j: f"<= {format.MAX_CHUNK_RAW}")
+        most = format.CHUNK_HEAD.size + k * format.SEGMENT_DTYPE.itemsize
+        most = most + format.max_payload_len(raw)
+        bad = (frame_len < format.MIN_FRAME_LEN) | (frame_len > most.astype(np.uint64))
+        if bad.any():
+            refuse(bad, "frame_len", frame_len, lambda j: f"{format.MIN_FRAME_LEN}..{most[j]}")
 
     @staticmethod
     def _episodes_consistent(eps: np.ndarray, num_steps: int) -> bool:
-        start = eps["start"].astype(np.int64)
-        length = eps["length"].astype(np.int64)
+        """Episodes contiguous from step 0, each of at least one step, covering num_steps
+        (in uint64: a sum that wrapped around would not increase)."""
         if len(eps) == 0:
             return num_steps == 0
+        length = eps["length"]
+        if not ((length >= 1) & (length <= num_steps)).all():
+            return False
+        stops = np.cumsum(length, dtype=np.uint64)
         return bool(
-            start[0] == 0
-            and np.array_equal(start[1:], (start + length)[:-1])
-            and int(length.sum()) == num_steps
-            and (length >= 1).all()
+            (stops[1:] > stops[:-1]).all()
+            and int(stops[-1]) == num_steps
+            and eps["start"][0] == 0
+            and np.array_equal(eps["start"][1:], stops[:-1])
             and np.isin(eps["complete"], (0, 1)).all()
         )
+
+    def _set_episodes(self, env, start, length, ret, complete) -> None:
+        """The episode table as arrays (for checking chunk segments) and ``episodes``."""
+        self._ep_env = np.asarray(env, np.int64)
+        self._ep_start = np.asarray(start, np.int64)
+        self._ep_len = np.asarray(length, np.int64)
+        self._ep_ret = np.asarray(ret, np.float64)
+        self._ep_complete = np.asarray(complete, bool)
+        self.episodes = [
+            EpisodeInfo(i, *row)
+            for i, row in enumerate(
+                zip(
+                    self._ep_env.tolist(),
+                    self._ep_start.tolist(),
+                    self._ep_len.tolist(),
+                    self._ep_ret.tolist(),
+                    self._ep_complete.tolist(),
+                    strict=True,
+                )
+            )
+        ]
 
     def _set_chunks(self, offsets, first, steps, frame_len) -> None:
         self._offsets = np.asarray(offsets, np.int64)
@@ -229,8 +278,7 @@ class Recording:
             where = f"chunk {j} at byte offset {pos}"
             if tag != format.CHUNK_TAG:
                 raise ChecksumError(f"{name}: {where}: bad chunk tag {tag!r}")
-            if not (1 <= nseg <= k <= format.MAX_CHUNK_STEPS) or plen > format.MAX_PAYLOAD:
-                raise ChecksumError(f"{name}: {where}: implausible chunk head")
+            self._check_head(k, nseg, plen, where)
             seg_bytes = nseg * format.SEGMENT_DTYPE.itemsize
             segs_raw = self._read_at(pos + format.CHUNK_HEAD.size, seg_bytes)
             if len(segs_raw) < seg_bytes:
@@ -253,9 +301,7 @@ class Recording:
             pos += frame_len
             step += k
         self._set_chunks(offsets, firsts, counts, lens)
-        self.episodes = [
-            EpisodeInfo(i, e[0], e[1], e[2], e[3], e[4]) for i, e in enumerate(episodes)
-        ]
+        self._set_episodes(*(zip(*episodes, strict=True) if episodes else [[]] * 5))
         incomplete = sum(not e.complete for e in self.episodes)
         lost = f"; dropped {dropped} ({size - pos} bytes at byte offset {pos})" if dropped else ""
         self.truncated_tail = (
@@ -263,8 +309,24 @@ class Recording:
             f"chunks ({step} steps, {len(episodes)} episodes, {incomplete} incomplete){lost}"
         )
 
+    def _check_head(self, k: int, nseg: int, plen: int, where: str) -> None:
+        """Limits on a chunk head's sizes (before reading what they size)."""
+        if not 1 <= k <= format.MAX_CHUNK_STEPS:
+            raise over_limit(self._name, where, "n_steps", k, f"1..{format.MAX_CHUNK_STEPS}")
+        if not 1 <= nseg <= k:
+            raise over_limit(self._name, where, "n_segments", nseg, f"1..{k} (its n_steps)")
+        raw = k * self._step_bytes
+        if raw > format.MAX_CHUNK_RAW:
+            what = f"the decompressed size ({k} steps x {self._step_bytes} bytes)"
+            raise over_limit(self._name, where, what, raw, f"<= {format.MAX_CHUNK_RAW}")
+        most = int(format.max_payload_len(raw))
+        if not format.MIN_PAYLOAD_LEN <= plen <= most:
+            limit = f"{format.MIN_PAYLOAD_LEN}..{most} (zstd's bound for {raw} bytes)"
+            raise over_limit(self._name, where, "payload_len", plen, limit)
+
     def _add_segments(self, episodes: list, segs: np.ndarray, step: int, k: int, where: str):
-        if int(segs["count"].astype(np.int64).sum()) != k:
+        counts = segs["count"].astype(np.int64)
+        if (counts < 1).any() or int(counts.sum()) != k:
             raise ChecksumError(f"{self._name}: {where}: segments do not cover the chunk")
         for s in segs:
             e, count = int(s["episode"]), int(s["count"])
@@ -394,10 +456,19 @@ class Recording:
             raise ChecksumError(f"{name}: checksum mismatch in the head of {where}")
         if (k2, first2) != (k, first):
             raise ChecksumError(f"{name}: {where}: head does not match the index")
+        self._check_head(k, nseg, plen, where)
         payload = frame[seg_end:]
         if format.crc(payload) != pcrc:
             raise ChecksumError(f"{name}: checksum mismatch in {where}")
-        expected = codec.raw_size(k, self._specs)
+        segs = np.frombuffer(frame, format.SEGMENT_DTYPE, nseg, format.CHUNK_HEAD.size)
+        episode, t = self._segment_steps(segs, first, k, where)
+        expected = k * self._step_bytes
+        declared = codec.declared_size(payload)
+        if declared != expected:  # zstandard would allocate whatever the frame declares
+            raise ChecksumError(
+                f"{name}: {where}: its zstd frame declares a content size of {declared} "
+                f"bytes; the header and the chunk head imply {expected}"
+            )
         try:
             raw = codec.decompress(payload, expected)
         except zstandard.ZstdError as exc:
@@ -405,18 +476,45 @@ class Recording:
         if len(raw) != expected:
             raise ChecksumError(f"{name}: {where} holds {len(raw)} bytes, expected {expected}")
         cols = codec.decode_columns(raw, k, h.n, h.m, h.obs_dim, h.jac_dtype)
-        segs = np.frombuffer(frame, format.SEGMENT_DTYPE, nseg, format.CHUNK_HEAD.size)
-        counts = segs["count"].astype(np.int64)
-        if counts.sum() != k:
-            raise ChecksumError(f"{name}: {where}: segments do not cover the chunk")
-        episode = np.repeat(segs["episode"].astype(np.int64), counts)
-        offsets = np.repeat(np.cumsum(counts) - counts, counts)
-        t = np.repeat(segs["t0"].astype(np.int64), counts) + np.arange(k) - offsets
         if h.jac_dtype == "float64":
             cols["zero_state"] = np.abs(cols["jac_state"]) < h.threshold
             cols["zero_action"] = np.abs(cols["jac_action"]) < h.threshold
         cols.pop("flags", None)
         return Steps(episode=episode, t=t, **cols)
+
+    def _segment_steps(
+        self, segs: np.ndarray, first: int, k: int, where: str
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Episode and step-within-episode of each of a chunk's steps, from its segment table,
+        which must agree with the episode list (index or scan) in every field."""
+        name = self._name
+        counts = segs["count"].astype(np.int64)
+        if (counts < 1).any() or int(counts.sum()) != k:
+            raise ChecksumError(f"{name}: {where}: segments do not cover the chunk")
+        seg_first = first + np.cumsum(counts) - counts  # global step of each segment's first
+        if (segs["episode"] >= len(self._ep_start)).any():
+            raise ChecksumError(f"{name}: {where}: a segment names an episode past the last")
+        e = segs["episode"].astype(np.int64)
+        t0 = seg_first - self._ep_start[e]
+        stop = t0 + counts
+        last = stop == self._ep_len[e]
+        ok = (
+            (t0 >= 0)
+            & (segs["t0"] == t0.astype(np.uint64))
+            & (stop <= self._ep_len[e])
+            & (segs["env"] == self._ep_env[e])
+            & (segs["ends"] == (last & self._ep_complete[e]))
+            & (~last | (segs["ret"].view(np.uint64) == self._ep_ret[e].view(np.uint64)))
+        )
+        if not ok.all():
+            i = int(np.flatnonzero(~ok)[0])
+            raise ChecksumError(
+                f"{name}: {where}: segment {i} does not agree with episode {int(e[i])} of the "
+                "episode list (its steps, env, end or return)"
+            )
+        episode = np.repeat(e, counts)
+        t = np.repeat(t0, counts) + np.arange(k) - np.repeat(seg_first - first, counts)
+        return episode, t
 
     def _empty(self) -> Steps:
         h = self.header

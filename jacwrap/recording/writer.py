@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from jacwrap.recording import codec, format
-from jacwrap.recording.errors import RecordingError, RecordingExistsError
+from jacwrap.recording.errors import RecordingError, RecordingExistsError, over_limit
 from jacwrap.recording.header import FORMAT_VERSION, RecordingHeader, encode_header
 from jacwrap.sparsity import jacobians_finite, sparsity_triplet
 
@@ -40,6 +40,10 @@ class RecordingWriter:
         chunk_bytes: target uncompressed chunk size; chunks hold whole steps.
         max_chunk_steps: at most this many steps per chunk (bounds what a crash can lose).
         level: zstd compression level.
+
+    Raises :class:`LimitError` (before creating the file) for what a reader would refuse:
+    dims or a header over the format's limits, ``max_chunk_steps`` over
+    ``MAX_CHUNK_STEPS`` or ``chunk_bytes`` over ``MAX_CHUNK_RAW`` (docs/FORMAT.md, Limits).
     """
 
     def __init__(
@@ -55,8 +59,15 @@ class RecordingWriter:
         self.path = Path(path)
         self.header = header
         self._n, self._m = header.n, header.m
+        head = encode_header(header, codec.codec_description(header.jac_dtype, level), path)
+        if not 1 <= max_chunk_steps <= format.MAX_CHUNK_STEPS:
+            limit = f"1..{format.MAX_CHUNK_STEPS}"
+            raise over_limit(path, "writer", "max_chunk_steps", max_chunk_steps, limit)
+        if chunk_bytes > format.MAX_CHUNK_RAW:
+            limit = f"<= {format.MAX_CHUNK_RAW}"
+            raise over_limit(path, "writer", "chunk_bytes", chunk_bytes, limit)
         specs = codec.column_specs(header.n, header.m, header.obs_dim, header.jac_dtype)
-        per_step = codec.raw_size(1, specs)
+        per_step = codec.raw_size(1, specs)  # <= MAX_CHUNK_RAW by the dims limits
         self.chunk_steps = int(max(1, min(max_chunk_steps, chunk_bytes // per_step)))
         self._level = level
         self._cctx = codec.compressor(level)
@@ -68,7 +79,6 @@ class RecordingWriter:
                 f"{self.path}: a file already exists (pass overwrite=True to replace it)"
             ) from None
         self._f = os.fdopen(fd, "wb", buffering=0)
-        head = encode_header(header, codec.codec_description(header.jac_dtype, level))
         self._write(format.pack_prefix(FORMAT_VERSION, len(head)))
         self._write(head + format.crc(head).to_bytes(4, "little"))
         self._offset = self._f.tell()
