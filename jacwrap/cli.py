@@ -18,6 +18,7 @@ COMMANDS = (
     "summary",
     "analyze",
     "fit",
+    "reproduce",
     "score",
     "export",
     "replay",

@@ -20,7 +20,8 @@ from jacwrap.analysis.accumulators import HIST_EDGES
 _DPI = 120
 
 
-def _save(fig: Figure, path: Path) -> Path:
+def save_figure(fig: Figure, path: Path) -> Path:
+    """Render ``fig`` on an Agg canvas and write it to ``path`` (format from the suffix)."""
     path = Path(path)
     FigureCanvasAgg(fig)
     fig.savefig(path, dpi=_DPI, bbox_inches="tight")
@@ -66,7 +67,7 @@ def zero_pct_heatmaps(
                             color="black" if v > 60 else "white")  # fmt: skip
     fig.colorbar(im, ax=axes, label="% of samples zero", shrink=0.8)
     fig.suptitle(title, fontsize=11)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def sparsity_histograms(
@@ -78,20 +79,25 @@ def sparsity_histograms(
     """
     fig = Figure(figsize=(4.2 * len(labels), 3.6), layout="constrained")
     axes = fig.subplots(1, len(labels), sharey=True, squeeze=False)[0]
-    centers = 0.5 * (HIST_EDGES[:-1] + HIST_EDGES[1:])
-    width = HIST_EDGES[1] - HIST_EDGES[0]
     for ax, d, mu, name in zip(axes, density, means, labels, strict=True):
-        ax.bar(centers, d, width=width, color="C0", edgecolor="white", alpha=0.85)
-        if np.isfinite(mu):
-            ax.axvline(mu, color="C3", lw=2, label=f"mean {mu:.3f}")
-            ax.legend(fontsize=8, loc="upper right")
-        ax.set_xlim(0, 1)
-        ax.set_xticks(HIST_EDGES[::2])
-        ax.set_xlabel(f"sparsity of {name} per sample")
-        ax.set_title(name, fontsize=10)
+        draw_sparsity_histogram(ax, d, mu, name)
     axes[0].set_ylabel("density")
     fig.suptitle(title, fontsize=11)
-    return _save(fig, path)
+    return save_figure(fig, path)
+
+
+def draw_sparsity_histogram(ax, density: np.ndarray, mean: float, name: str, title=None) -> None:
+    """One panel of :func:`sparsity_histograms`: density bars (10 bins), the mean marked."""
+    centers = 0.5 * (HIST_EDGES[:-1] + HIST_EDGES[1:])
+    width = HIST_EDGES[1] - HIST_EDGES[0]
+    ax.bar(centers, density, width=width, color="C0", edgecolor="white", alpha=0.85)
+    if np.isfinite(mean):
+        ax.axvline(mean, color="C3", lw=2, label=f"mean {mean:.3f}")
+        ax.legend(fontsize=8, loc="upper right")
+    ax.set_xlim(0, 1)
+    ax.set_xticks(HIST_EDGES[::2])
+    ax.set_xlabel(f"sparsity of {name} per sample")
+    ax.set_title(name if title is None else title, fontsize=10)
 
 
 def tsne_scatter(xy: np.ndarray, colour: np.ndarray, title: str, note: str, path: Path) -> Path:
@@ -113,7 +119,7 @@ def tsne_scatter(xy: np.ndarray, colour: np.ndarray, title: str, note: str, path
     ax.set_xlabel("t-SNE 1")
     ax.set_ylabel("t-SNE 2")
     ax.set_title(title + "\n" + textwrap.fill(note, 80), fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def rollout_sparsity(t: np.ndarray, sparsity: np.ndarray, title: str, path: Path) -> Path:
@@ -127,7 +133,7 @@ def rollout_sparsity(t: np.ndarray, sparsity: np.ndarray, title: str, path: Path
     ax.set_ylim(-0.02, 1.02)
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=11)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def log_bins(max_length: int, count: int = 25) -> np.ndarray:
@@ -181,4 +187,4 @@ def run_length_histograms(
         ax.set_ylabel("density")
         ax.set_title(name, fontsize=10)
     fig.suptitle(title, fontsize=11)
-    return _save(fig, path)
+    return save_figure(fig, path)
