@@ -4,7 +4,7 @@
 pandas, polars, DuckDB and Hugging Face ``datasets`` read them); ``--to minari --dataset-id
 ID`` writes a Minari dataset (``minari.load_dataset(ID)``; under ``MINARI_DATASETS_PATH``).
 Both stream the files in constant memory and refuse to overwrite unless ``--overwrite``.
-Layouts: jacwrap/data/export_parquet.py and export_minari.py (README: Export and scoring).
+Layouts: jacwrap/data/parquet_export.py and minari_export.py (README: Export and scoring).
 """
 
 from __future__ import annotations
@@ -45,14 +45,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     kind, *rest = args.to
     if kind == "parquet" and len(rest) == 1 and args.dataset_id is None:
-        from jacwrap.data.export_parquet import export_parquet
+        from jacwrap.data.parquet_export import export_parquet
 
         result = export_parquet(
             args.files, rest[0], overwrite=args.overwrite, show_progress=not args.quiet
         )
         what = f"{len(result.outputs)} Parquet file(s) in {rest[0]}"
     elif kind == "minari" and not rest and args.dataset_id:
-        from jacwrap.data.export_minari import export_minari
+        from jacwrap.data.minari_export import export_minari
 
         result = export_minari(
             args.files,

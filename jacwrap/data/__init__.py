@@ -7,23 +7,23 @@
 >>> score(my_model, "run.jwr").to_text()                    # Q4 metrics of any model
 
 Modules: ``sources`` (recordings of an export), ``fields`` (the exported per-step fields),
-``export_parquet``, ``export_minari``, ``torch_dataset``, ``stats`` (streamed z-scores),
-``metrics`` (the Q4 metrics, shared with ``jacwrap fit``), ``model_jacobians`` (a model's
-Jacobians in JAX or torch), ``model_loading`` (``MODULE:FUNCTION``), ``score``. Exports need
+``parquet_export``, ``minari_export``, ``torch_dataset``, ``stats`` (streamed z-scores),
+``metrics`` (the Q4 metrics, shared with ``jacwrap fit``), ``models`` (a model's
+Jacobians in JAX or torch), ``model_loading`` (``MODULE:FUNCTION``), ``scoring``. Exports need
 the ``export`` extra (minari, pyarrow). The names below load their module on first use.
 """
 
 from __future__ import annotations
 
 _EXPORTS = {
-    "export_parquet": "jacwrap.data.export_parquet",
-    "export_minari": "jacwrap.data.export_minari",
+    "export_parquet": "jacwrap.data.parquet_export",
+    "export_minari": "jacwrap.data.minari_export",
     "ExportResult": "jacwrap.data.result",
     "TorchTransitions": "jacwrap.data.torch_dataset",
     "IterableTransitions": "jacwrap.data.torch_dataset",
-    "score": "jacwrap.data.score",
-    "ScoreReport": "jacwrap.data.score",
-    "model_jacobians": "jacwrap.data.model_jacobians",
+    "score": "jacwrap.data.scoring",
+    "ScoreReport": "jacwrap.data.scoring",
+    "model_jacobians": "jacwrap.data.models",
     "DataError": "jacwrap.data.errors",
     "ExportExistsError": "jacwrap.data.errors",
     "MissingExtraError": "jacwrap.data.errors",

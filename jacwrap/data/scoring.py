@@ -5,7 +5,7 @@
 >>> report.metrics["sparsity"]["combined"], report.target_sparsity["combined"]
 
 The recording's finite steps are streamed in batches; on each the model's prediction and
-Jacobians are computed (:mod:`jacwrap.data.model_jacobians`) and reduced with the metric
+Jacobians are computed (:mod:`jacwrap.data.models`) and reduced with the metric
 code ``jacwrap fit`` uses (:mod:`jacwrap.data.metrics`). By default, as in the paper, every
 quantity is z-scored first (``x_n = (x - mu) / sigma``, the Jacobians as
 ``J_n = diag(1/sigma_out) J diag(sigma_in)``), with the statistics of the scored steps or
@@ -26,7 +26,7 @@ import numpy as np
 
 from jacwrap.data.errors import DataError
 from jacwrap.data.metrics import MetricSums, metric_sums
-from jacwrap.data.model_jacobians import framework_of, model_jacobians
+from jacwrap.data.models import framework_of, model_jacobians
 from jacwrap.data.sources import check_compatible, open_sources
 from jacwrap.data.stats import NormalizationStats
 from jacwrap.fit.normalize import Normalization, normalize_jacobian
@@ -178,7 +178,7 @@ def score(
     """Score ``model`` on the finite steps of ``recording`` (paths, or a FitData).
 
     See the module docstring; ``framework``, ``batched`` and ``mode`` are those of
-    :func:`jacwrap.data.model_jacobians.model_jacobians`. ``max_samples`` takes the first N
+    :func:`jacwrap.data.models.model_jacobians`. ``max_samples`` takes the first N
     steps. Raises the reader's errors for bad files, :class:`DataError` for recordings that
     do not go together or hold no finite step, and ``ModelError`` for a model whose output
     has the wrong shape.

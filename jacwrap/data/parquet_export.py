@@ -1,12 +1,14 @@
 """Recordings as Parquet files: one row per step, one folder per recording.
 
-Layout of ``DIR`` (each folder is one recording; several files and envs go side by side)::
+Layout of ``DIR``: a folder per env (its files share one schema; recordings with float32
+Jacobians go to ``<Env>-float32``), in it a folder per recording (shards side by side)::
 
-    DIR/<recording stem>/part-00000.parquet
+    DIR/<Env>/<recording stem>/part-00000.parquet
 
-Every reader of Parquet opens them without jacwrap: ``pandas.read_parquet(DIR)``,
-``polars.read_parquet("DIR/*/*.parquet")``, DuckDB's ``read_parquet('DIR/*/*.parquet')``,
-Hugging Face ``datasets.load_dataset("parquet", data_files=...)``.
+Every reader of Parquet opens them without jacwrap: ``pandas.read_parquet("DIR/<Env>")``,
+``polars.read_parquet("DIR/<Env>/*/*.parquet")``, DuckDB's
+``read_parquet('DIR/<Env>/*/*.parquet')``, Hugging Face
+``datasets.load_dataset("parquet", data_files="DIR/<Env>/*/*.parquet")``.
 
 Columns: ``recording`` and ``env`` (strings), ``episode`` (index in the recording), ``step``
 (t within the episode), ``index`` (global step in the recording), ``env_index`` (the env of a
@@ -38,7 +40,7 @@ import numpy as np
 from jacwrap.data.errors import ExportExistsError, require
 from jacwrap.data.fields import TRANSITION_FIELDS, Field, jacobian_fields, sparsity_columns
 from jacwrap.data.result import ExportResult, progress
-from jacwrap.data.sources import Source, open_sources, unique_names
+from jacwrap.data.sources import Source, check_compatible, open_sources, unique_names
 from jacwrap.recording import RecordingHeader, Steps, open_recording
 from jacwrap.sparsity import SPARSITY_KINDS
 
@@ -59,6 +61,12 @@ def arrow_type(field: Field, header: RecordingHeader):
     for size in reversed(field.shape(header)):
         t = pa.list_(t, size)
     return t
+
+
+def table_name(header: RecordingHeader) -> str:
+    """The folder of a recording's table: the env, ``<Env>-float32`` for float32 Jacobians
+    (their columns differ)."""
+    return header.env_name + ("-float32" if header.jac_dtype == "float32" else "")
 
 
 def parquet_schema(header: RecordingHeader):
@@ -135,16 +143,22 @@ def export_parquet(
     row_group_bytes: int = DEFAULT_ROW_GROUP_BYTES,
     compression: str = "zstd",
 ) -> ExportResult:
-    """Write each recording to ``out_dir/<stem>/part-00000.parquet`` (see the module doc).
+    """Write each recording to ``out_dir/<Env>/<stem>/part-00000.parquet`` (module doc).
 
     Refuses (:class:`ExportExistsError`) when a recording's folder exists already, before
     anything is written, unless ``overwrite`` (which replaces only those folders).
     """
     t0 = time.perf_counter()
     sources = open_sources(paths)
-    names = unique_names(sources)
     out = Path(out_dir)
-    dirs = [out / name for name in names]
+    groups: dict[str, list[Source]] = {}
+    for s in sources:
+        groups.setdefault(table_name(s.header), []).append(s)
+    dirs = []
+    for table, group in groups.items():
+        check_compatible(group)
+        dirs += [out / table / name for name in unique_names(group)]
+    sources = [s for group in groups.values() for s in group]
     existing = [str(d) for d in dirs if d.exists()]
     if existing and not overwrite:
         raise ExportExistsError(
