@@ -75,10 +75,12 @@ WORKER = textwrap.dedent(
         bsteps, beps, _ = base
         k = len(steps)
         if tail is not None and "dropped" in tail:  # a chunk cut short: a prefix
-            if k > len(bsteps) or len(eps) > len(beps) or eps[:-1] != beps[: len(eps) - 1]:
-                return f"not a prefix: {eps} vs {beps}"
-            if eps and (eps[-1][:3] != beps[len(eps) - 1][:3] or eps[-1][3] > beps[len(eps) - 1][3]):
-                return f"last episode {eps[-1]} vs {beps[len(eps) - 1]}"
+            if k > len(bsteps) or len(eps) > len(beps):
+                return f"longer than the file crafted from: {eps} vs {beps}"
+            if eps:  # all but the last episode whole; the last one's start and env
+                last, blast = eps[-1], beps[len(eps) - 1]
+                if eps[:-1] != beps[: len(eps) - 1] or last[:3] != blast[:3] or last[3] > blast[3]:
+                    return f"not a prefix: {eps} vs {beps}"
         elif k != len(bsteps) or eps != beps:
             return f"{k} steps, episodes {eps}; expected {len(bsteps)} steps, {beps}"
         for f in STEP_FIELDS:
@@ -90,6 +92,13 @@ WORKER = textwrap.dedent(
     print("ready", flush=True)
     for line in sys.stdin:
         req = json.loads(line)
+        if "alloc" in req:  # the cap itself, for its test
+            try:
+                out = {"outcome": "allocated", "bytes": len(bytearray(req["alloc"]))}
+            except MemoryError:
+                out = {"outcome": "crash", "type": "MemoryError"}
+            print(json.dumps(out), flush=True)
+            continue
         try:
             got = read_all(req["path"])
         except RecordingError as exc:
@@ -137,9 +146,14 @@ class Worker:
         return self.stderr.read().decode(errors="replace")[-3000:]
 
     def check(self, path: Path, base: Path, exact: bool) -> dict:
+        return self._ask({"path": str(path), "base": str(base), "exact": exact})
+
+    def allocate(self, n: int) -> dict:
+        return self._ask({"alloc": n})
+
+    def _ask(self, req: dict) -> dict:
         if self.proc is None or self.proc.poll() is not None:
             self._start()
-        req = {"path": str(path), "base": str(base), "exact": exact}
         self.proc.stdin.write(json.dumps(req) + "\n")
         self.proc.stdin.flush()
         line = self._line(TIMEOUT_S)
@@ -165,7 +179,7 @@ def worker():
     w.close()
 
 
-def _write(path: Path, header, episodes, chunk_steps: int, close: bool = True) -> None:
+def _write(path: Path, header, episodes, chunk_steps: int) -> None:
     w = RecordingWriter(path, header, max_chunk_steps=chunk_steps)
     for ep in episodes:
         k = len(ep["reward"])
@@ -191,16 +205,22 @@ def bases(tmp_path_factory) -> dict[str, Base]:
     d = tmp_path_factory.mktemp("bases")
     rng = np.random.default_rng(3)
     h64 = synthetic_header(3, 1, 2)
-    _write(d / "indexed.jwr", h64, [synthetic_steps(rng, k, h64) for k in (7, 5, 4)], 3)
+    eps64 = [synthetic_steps(rng, k, h64) for k in (7, 5, 4)]
+    _write(d / "indexed.jwr", h64, eps64, 3)
     h32 = synthetic_header(4, 2, 3, jac_dtype="float32")
-    _write(d / "float32.jwr", h32, [synthetic_steps(rng, k, h32) for k in (4, 6)], 4)
+    eps32 = [synthetic_steps(rng, k, h32) for k in (4, 6)]
+    _write(d / "float32.jwr", h32, eps32, 4)
     parts = craft.parse((d / "indexed.jwr").read_bytes())
     (d / "scan.jwr").write_bytes(craft.build(craft.without_index(parts)))
     out = {}
-    for name in ("indexed", "scan", "float32"):
+    for name, eps in (("indexed", eps64), ("scan", eps64), ("float32", eps32)):
         data = (d / f"{name}.jwr").read_bytes()
         p = craft.parse(data)
         assert craft.build(p) == data  # the helper reproduces the writer byte for byte
+        with open_recording(d / f"{name}.jwr") as rec:  # the oracle's data is the written data
+            got = rec.read(0, rec.num_steps)
+        for f in ("obs", "reward", "state", "next_state"):
+            assert np.array_equal(getattr(got, f), np.concatenate([e[f] for e in eps])), f
         out[name] = Base(d / f"{name}.jwr", p, name != "scan")
     return out
 
@@ -285,7 +305,9 @@ def mutations(draw, base: Base) -> Mutation:
         keys = ["nq", "nv", "nu", "obs_dim"] + (["n", "m"] if kind == "dim_alone" else [])
         key = draw(st.sampled_from(keys))
         labelled = kind == "dim" and key != "obs_dim"
-        v = draw(ints(64, top=300_000) if labelled else ints(64) | st.integers(0, 1 << 80))
+        v = draw(
+            ints(64, 5000, top=300_000) if labelled else ints(64, 1 << 28) | st.integers(0, 1 << 80)
+        )
         matching = kind == "dim" and draw(st.booleans())
 
         def dim(q):
@@ -475,10 +497,17 @@ def test_hostile_fields_end_in_typed_errors_or_exact_data(worker, bases, crafted
 
 
 @pytest.mark.slow
-@settings(max_examples=6000, **FUZZ)
+@settings(max_examples=4000, **FUZZ)
 @given(data=st.data())
 def test_hostile_fields_many(worker, bases, crafted_dir, data):
     _fuzz(worker, bases, crafted_dir, data)
+
+
+def test_the_memory_cap_stops_gigabytes_not_the_largest_chunk(worker):
+    """The oracle itself: the worker cannot allocate 2 GiB, but can the ~5x 64 MiB that
+    decoding the largest chunk the limits allow takes."""
+    assert worker.allocate(2 << 30) == {"outcome": "crash", "type": "MemoryError"}
+    assert worker.allocate(5 * fmt.MAX_CHUNK_RAW)["outcome"] == "allocated"
 
 
 # -- the limits one by one ---------------------------------------------------------------------------
