@@ -40,7 +40,7 @@ _LAZY = {
     "make_vec": "jacwrap.vector_env",
     "make_sb3": "jacwrap.vector_env",
     # Scoring a user's dynamics model against recordings (jacwrap.data).
-    "score": "jacwrap.data.score",
+    "score": "jacwrap.data.scoring",
 }
 
 

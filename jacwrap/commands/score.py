@@ -40,7 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from jacwrap.data.model_loading import load_model
-    from jacwrap.data.score import score
+    from jacwrap.data.scoring import score
     from jacwrap.sparsity import LEARNED_THRESHOLD
 
     model = load_model(args.model)

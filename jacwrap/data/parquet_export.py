@@ -142,11 +142,14 @@ def export_parquet(
     show_progress: bool = True,
     row_group_bytes: int = DEFAULT_ROW_GROUP_BYTES,
     compression: str = "zstd",
+    compression_level: int | None = 1,
 ) -> ExportResult:
     """Write each recording to ``out_dir/<Env>/<stem>/part-00000.parquet`` (module doc).
 
     Refuses (:class:`ExportExistsError`) when a recording's folder exists already, before
-    anything is written, unless ``overwrite`` (which replaces only those folders).
+    anything is written, unless ``overwrite`` (which replaces only those folders). zstd
+    level 1 by default: float64 Jacobians compress little, and higher levels cost 3x the
+    time for < 1 % of size (BENCHMARKS.md).
     """
     t0 = time.perf_counter()
     sources = open_sources(paths)
@@ -172,13 +175,14 @@ def export_parquet(
             if d.exists():
                 shutil.rmtree(d)
             d.mkdir(parents=True)
-            written.append(str(_write_one(source, d, row_group_bytes, compression, bar)))
+            codec = (compression, compression_level)
+            written.append(str(_write_one(source, d, row_group_bytes, codec, bar)))
     size = sum(Path(p).stat().st_size for p in written)
     episodes = sum(s.num_episodes for s in sources)
     return ExportResult(tuple(written), total, episodes, size, time.perf_counter() - t0)
 
 
-def _write_one(source: Source, folder: Path, row_group_bytes: int, compression: str, bar) -> Path:
+def _write_one(source: Source, folder: Path, row_group_bytes: int, codec: tuple, bar) -> Path:
     pa, pq = _pa(), require("pyarrow.parquet")
     header = source.header
     schema = parquet_schema(header).with_metadata(file_metadata(source))
@@ -193,7 +197,8 @@ def _write_one(source: Source, folder: Path, row_group_bytes: int, compression: 
         pq.ParquetWriter(
             tmp,
             schema,
-            compression=compression,
+            compression=codec[0],
+            compression_level=codec[1] if codec[0] not in ("none", "snappy") else None,
             use_dictionary=["recording", "env"],
             write_statistics=[*INDEX_COLUMNS, "reward", "jac_finite"],
         ) as writer,
