@@ -50,11 +50,11 @@ bench: setup
 
 # Train one expert agent with its shipped settings (agents/presets.py) -> agents/policies/ENV.zip.
 train env *args: setup
-    {{py}} -m agents.train_ppo --preset {{env}} {{args}}
+    {{py}} -m agents.train {{env}} {{args}}
 
 # Train the eight expert agents one after another (about 1.5 h on 2 CPU cores; see agents/README.md).
 train-all: setup
-    for env in $({{py}} -c "from agents.presets import PRESETS; print(*PRESETS)"); do {{py}} -m agents.train_ppo --preset $env --no-progress; done
+    for env in $({{py}} -c "from agents.presets import PRESETS; print(*PRESETS)"); do {{py}} -m agents.train $env --no-progress; done
 
 # Evaluate every shipped agent: stochastic (its colored noise) and mean action, 10 episodes each.
 eval-agents episodes="10": setup

@@ -19,6 +19,12 @@ COMMON = {
     "eval_freq": 81_920,
 }
 
+BRAX_COMMON = {"seed": 1, "num_evals": 25, "eval_episodes": 30}
+"""Brax presets (``"trainer": "brax"``): everything else is ``agents.train_brax.Args``'
+defaults, SB3's shipped settings in Brax's terms (128 envs x 64 steps per update, 16
+minibatches of 512, 10 epochs, lr 3e-4, gamma 0.99, GAE lambda 0.95, clip 0.2, ent 0,
+grad norm 0.5, 64x64 tanh) plus Brax's running observation normalisation; white noise."""
+
 PRESETS: dict[str, dict] = {
     "CartpoleBalance": {"total_timesteps": 3_006_464, "eval_episodes": 30},
     "ReacherHard": {
@@ -45,9 +51,21 @@ PRESETS: dict[str, dict] = {
 """Order = training order (cheapest first, the two exact targets first)."""
 
 
+TRAINERS = {"sb3": "agents.train_ppo", "brax": "agents.train_brax"}
+"""A preset's ``trainer`` (default ``sb3``) -> the module that trains it."""
+
+COMMON_BY_TRAINER = {"sb3": COMMON, "brax": BRAX_COMMON}
+
+
+def trainer(env: str) -> str:
+    """``sb3`` or ``brax``: which trainer ``env``'s preset uses."""
+    return PRESETS[env].get("trainer", "sb3")
+
+
 def preset_argv(env: str) -> list[str]:
-    """Command-line options of ``agents.train_ppo`` for ``env``'s preset."""
-    settings = {**COMMON, **PRESETS[env], "env": env}
+    """Command-line options of ``env``'s trainer (:func:`trainer`) for its preset."""
+    own = {k: v for k, v in PRESETS[env].items() if k != "trainer"}
+    settings = {**COMMON_BY_TRAINER[trainer(env)], **own, "env": env}
     argv: list[str] = []
     for key, value in settings.items():
         flag = "--" + key.replace("_", "-")

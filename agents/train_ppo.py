@@ -24,7 +24,6 @@ acts on raw observations and stays a plain ``PPO`` zip: nothing extra to ship or
 
 from __future__ import annotations
 
-import argparse
 import csv
 import dataclasses
 import json
@@ -38,6 +37,7 @@ import numpy as np
 import torch
 
 import jacwrap
+from agents.cli_args import parse_dataclass
 from agents.colored_noise import ColoredNoisePolicy, NoiseEpisodeCallback
 from agents.evaluate import episode_returns
 from agents.normalization import folded_observation_norm
@@ -78,17 +78,7 @@ class Args:
 
 def parse_args(argv: list[str] | None = None) -> Args:
     """Every field of :class:`Args` as a ``--kebab-case`` option."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for f in dataclasses.fields(Args):
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        flag = "--" + f.name.replace("_", "-")
-        if isinstance(default, bool):
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
-        elif isinstance(default, list):
-            p.add_argument(flag, type=int, nargs="+", default=default)
-        else:
-            p.add_argument(flag, type=type(default), default=default)
-    return Args(**vars(p.parse_args(argv)))
+    return parse_dataclass(Args, argv, __doc__.splitlines()[0])
 
 
 def learning_rate(args: Args):
@@ -251,9 +241,9 @@ def train(args: Args) -> Path:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--preset"]:  # --preset ENV [overrides...]: agents/presets.py settings
-        from agents.presets import preset_argv
+        from agents.train import main as train_preset
 
-        argv = preset_argv(argv[1]) + ["--out", f"runs/{argv[1]}", "--ship"] + argv[2:]
+        return train_preset(argv[1:])
     out = train(parse_args(argv))
     print(f"wrote {out}")
     return 0

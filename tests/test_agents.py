@@ -50,22 +50,70 @@ def test_parse_args_reads_every_field():
     assert parse_args(["--no-progress"]).progress is False
 
 
+def parse_preset(env: str):
+    """``env``'s preset parsed by its own trainer's command line."""
+    import importlib
+
+    from agents.presets import TRAINERS, preset_argv, trainer
+
+    return importlib.import_module(TRAINERS[trainer(env)]).parse_args(preset_argv(env))
+
+
 def test_presets_cover_the_paper_tasks_and_parse():
-    from agents.presets import PRESETS, preset_argv
+    from agents import train_brax
+    from agents.presets import PRESETS, trainer
 
     assert list(PRESETS)[:2] == ["CartpoleBalance", "ReacherHard"]
     assert set(PRESETS) == set(jacwrap.PAPER_ENVS)
-    paper = Args()
+    paper, brax = Args(), train_brax.Args()
     for env, settings in PRESETS.items():
-        a = parse_args(preset_argv(env))
-        assert a.env == env and a.total_timesteps % (a.num_envs * a.n_steps) == 0
-        # every setting a preset does not list is the paper's (Args' defaults)
-        for key in ("gamma", "gae_lambda", "clip_range", "ent_coef", "n_steps", "num_envs"):
-            assert getattr(a, key) == settings.get(key, getattr(paper, key)), (env, key)
+        a = parse_preset(env)
+        assert a.env == env and trainer(env) in ("sb3", "brax")
+        # every setting a preset does not list is its trainer's default (SB3: the paper's)
+        default = paper if trainer(env) == "sb3" else brax
+        for key in ("gamma", "gae_lambda", "clip_range", "ent_coef", "num_envs"):
+            assert getattr(a, key) == settings.get(key, getattr(default, key)), (env, key)
+        if trainer(env) == "sb3":
+            assert a.total_timesteps % (a.num_envs * a.n_steps) == 0
+            assert a.n_steps == settings.get("n_steps", 64)
     assert (paper.gamma, paper.clip_range, paper.ent_coef, paper.n_steps) == (0.99, 0.2, 0.0, 64)
-    walker = parse_args(preset_argv("WalkerRun"))  # boolean settings become --flag / --no-flag
-    assert walker.norm_obs and walker.norm_reward
-    assert not parse_args(preset_argv("CheetahRun")).norm_obs
+    # Brax's defaults are SB3's shipped settings: 128 x 64 steps, 16 minibatches of 512
+    assert (brax.num_envs, brax.unroll_length, brax.batch_size * brax.unroll_length) == (
+        128,
+        64,
+        512,
+    )
+    assert brax.num_minibatches * brax.batch_size == brax.num_envs
+    for env, settings in PRESETS.items():  # every listed setting arrives, booleans included
+        a = parse_preset(env)
+        for key, value in settings.items():
+            assert key == "trainer" or getattr(a, key) == value, (env, key)
+
+
+def test_presets_dispatch_to_their_trainer(monkeypatch):
+    """``just train ENV`` runs the preset's trainer with its options, out dir and --ship."""
+    import agents.train_brax
+    import agents.train_ppo
+    from agents import presets, train
+
+    calls = []
+    for module in (agents.train_ppo, agents.train_brax):
+        monkeypatch.setattr(module, "main", lambda argv, m=module.__name__: calls.append((m, argv)))
+    monkeypatch.setitem(presets.PRESETS, "CheetahRun", {"trainer": "brax", "total_timesteps": 64})
+    train.main(["CheetahRun", "--seed", "7"])
+    train.main(["CartpoleBalance"])
+    (m1, a1), (m2, a2) = calls
+    assert m1 == "agents.train_brax" and m2 == "agents.train_ppo"
+    b = agents.train_brax.parse_args(a1)
+    assert (b.env, b.total_timesteps, b.seed, b.out, b.ship) == (
+        "CheetahRun",
+        64,
+        7,
+        "runs/CheetahRun",
+        True,
+    )
+    c = agents.train_ppo.parse_args(a2)
+    assert (c.env, c.learning_rate, c.ship) == ("CartpoleBalance", 3e-4, True)
 
 
 def test_training_writes_logs_checkpoints_and_a_portable_model(tiny_run):
@@ -194,3 +242,102 @@ def test_learning_rate_schedules():
     assert linear(1.0) == pytest.approx(1e-3) and linear(0.25) == pytest.approx(2.5e-4)
     with pytest.raises(ValueError, match="lr-schedule"):
         learning_rate(parse_args(["--lr-schedule", "cosine"]))
+
+
+# --- Brax PPO (agents.train_brax) and its export to SB3 (agents.brax_export) ---
+
+
+def brax_networks_and_params(obs_dim: int, m: int, seed: int = 0):
+    """Brax PPO networks as train_brax builds them, random weights, non-trivial statistics."""
+    import jax
+    import jax.numpy as jnp
+    from brax.training.acme import running_statistics, specs
+    from brax.training.agents.ppo import networks as ppo_networks
+    from flax import linen
+
+    nets = ppo_networks.make_ppo_networks(
+        obs_dim,
+        m,
+        preprocess_observations_fn=running_statistics.normalize,
+        policy_hidden_layer_sizes=(16, 8),
+        value_hidden_layer_sizes=(12, 6),
+        activation=linen.tanh,
+        distribution_type="normal",
+        noise_std_type="log",
+    )
+    k1, k2 = jax.random.split(jax.random.PRNGKey(seed))
+    policy, value = nets.policy_network.init(k1), nets.value_network.init(k2)
+    log_std = policy["params"]["std_logparam"]["log_value"]  # not all equal to 0
+    policy["params"]["std_logparam"]["log_value"] = log_std + jnp.linspace(-1.0, 0.5, m)
+    rng = np.random.default_rng(seed)
+    stats = running_statistics.init_state(specs.Array((obs_dim,), jnp.dtype("float32")))
+    batch = rng.normal(size=(64, obs_dim)) * np.geomspace(0.05, 50.0, obs_dim) + 3.0
+    stats = running_statistics.update(stats, jnp.asarray(batch, jnp.float32))
+    return nets, (stats, policy, value)
+
+
+def test_brax_policy_exports_to_an_equal_sb3_policy(tmp_path):
+    """Mean, std and value of the saved SB3 zip equal Brax's own networks on raw observations."""
+    import gymnasium as gym
+    import jax
+    from brax.training.agents.ppo import networks as ppo_networks
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.policies import ActorCriticPolicy
+
+    from agents.brax_export import save_sb3
+
+    obs_dim, m = 7, 3
+    nets, params = brax_networks_and_params(obs_dim, m)
+    std = np.asarray(params[0].std)  # statistics far from (0, 1): folding them matters
+    assert std.min() < 0.1 and std.max() > 20 and np.all(np.abs(params[0].mean) > 1)
+    obs_space = gym.spaces.Box(-np.inf, np.inf, shape=(obs_dim,), dtype=np.float32)
+    act_space = gym.spaces.Box(-np.ones(m, np.float32), np.ones(m, np.float32))
+    save_sb3(params, tmp_path / "exported", obs_space, act_space, activation="tanh")
+    model = PPO.load(str(tmp_path / "exported.zip"), device="cpu")
+    assert type(model.policy) is ActorCriticPolicy and model.colored_noise_beta == 0.0
+
+    obs = np.random.default_rng(1).normal(3.0, 20.0, size=(9, obs_dim)).astype(np.float32)
+    brax_mean, brax_std = nets.policy_network.apply(params[0], params[1], obs)
+    brax_value = nets.value_network.apply(params[0], params[2], obs)
+    mode, _ = ppo_networks.make_inference_fn(nets)(params, deterministic=True)(
+        obs, jax.random.PRNGKey(0)
+    )
+    np.testing.assert_allclose(mode, brax_mean)  # Brax's deterministic action = the mean
+    with torch.no_grad():
+        t = torch.as_tensor(obs)
+        d = model.policy.get_distribution(t).distribution
+        sb3_value = model.policy.predict_values(t).numpy()[:, 0]
+    np.testing.assert_allclose(d.mean.numpy(), brax_mean, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(d.stddev.numpy(), brax_std, rtol=1e-5)
+    np.testing.assert_allclose(sb3_value, brax_value, rtol=1e-4, atol=1e-4)
+
+
+def test_exported_brax_policy_rolls_out_with_white_noise(tmp_path):
+    """jacwrap rolls an exported Brax policy out as clip(mean + std * white noise)."""
+    from agents.brax_export import save_sb3
+    from jacwrap.gym_env import action_space, observation_space
+
+    info = describe(load_playground(ENV), ENV)
+    obs_space, act_space = observation_space(5), action_space(info)
+    nets, params = brax_networks_and_params(5, info.nu, seed=2)
+    save_sb3(params, tmp_path / "cartpole", obs_space, act_space)
+    pol = load_policy(str(tmp_path / "cartpole.zip"), info)
+    assert pol.beta == 0.0 and "beta=0" in pol.description
+    obs = np.random.default_rng(3).normal(size=(4, 5)).astype(np.float32)
+    mean, std = (np.asarray(x) for x in nets.policy_network.apply(params[0], params[1], obs))
+    pol.reset(4, seed=5)
+    eps = colored_noise(0.0, (4, info.nu), info.episode_length, np.random.default_rng(5))
+    for t in range(3):
+        expected = np.clip(mean + std * eps[..., t], info.ctrl_low, info.ctrl_high)
+        np.testing.assert_allclose(pol.act(obs), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_brax_exporter_refuses_a_tanh_squashed_policy():
+    import jax
+    from brax.training.agents.ppo import networks as ppo_networks
+
+    from agents.brax_export import brax_policy_layers
+
+    nets = ppo_networks.make_ppo_networks(5, 1, policy_hidden_layer_sizes=(8,))  # tanh_normal
+    with pytest.raises(ValueError, match="distribution_type='normal'"):
+        brax_policy_layers(nets.policy_network.init(jax.random.PRNGKey(0)))
