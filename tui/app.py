@@ -121,7 +121,7 @@ class ReplayApp(App[None]):
             "toggle_robot",
             "robot",
             show=False,  # the footer keeps to one line at 80 columns; ? lists it
-            tooltip="robot view: the step's pose, rendered",
+            tooltip="robot view (the step's pose)",
         ),
         Binding("question_mark", "help", "help", key_display="?"),
         Binding("q", "quit", "quit"),

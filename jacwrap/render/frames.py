@@ -139,6 +139,7 @@ class StateRenderer:
             self._renderer = mujoco.Renderer(model, height=self.height, width=self.width)
         except Exception as exc:  # ImportError, mujoco.FatalError, EGL/OSMesa errors
             raise RendererUnavailableError(missing_message(f"{type(exc).__name__}: {exc}")) from exc
+        release_current_context()  # the constructor bound it to this thread
         if self.depth:
             self._renderer.enable_depth_rendering()
         self._finalizer = weakref.finalize(self, _close, self._renderer)

@@ -94,6 +94,8 @@ def choose_backend(
 
 _choice: GLChoice | None = None
 
+IMPORTED_FIRST = "mujoco was imported before jacwrap, with MUJOCO_GL unset"
+
 
 def configure_gl(environ=os.environ) -> GLChoice:
     """Set ``MUJOCO_GL`` for a headless machine unless set or MuJoCo is loaded (idempotent).
@@ -106,7 +108,7 @@ def configure_gl(environ=os.environ) -> GLChoice:
     if _choice is not None:
         return _choice
     if "mujoco" in sys.modules and not environ.get("MUJOCO_GL"):
-        _choice = GLChoice(None, "mujoco was imported before jacwrap, with MUJOCO_GL unset")
+        _choice = GLChoice(None, IMPORTED_FIRST)
         return _choice
     _choice = choose_backend(environ, platform.system(), available_backends)
     if _choice.backend is not None and not environ.get("MUJOCO_GL"):
@@ -128,6 +130,8 @@ def missing_message(cause: str = "") -> str:
         f"install EGL or OSMesa (Debian/Ubuntu, as root): {INSTALL_COMMAND}",
         "or set MUJOCO_GL=egl / MUJOCO_GL=osmesa before starting Python (see README: Rendering)",
     ]
+    if choice.reason == IMPORTED_FIRST:
+        lines.append("(or import jacwrap before mujoco, so that it can choose the backend)")
     return "\n".join(lines)
 
 

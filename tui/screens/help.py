@@ -13,8 +13,8 @@ INTRO = (
     "The heatmap is [J_s | J_a] of the current step: J_s = ∂s'/∂s, J_a = ∂s'/∂a. Rows are "
     "next-state variables, columns current state (p = qpos, v = qvel) then action (a) "
     "variables. · is a zero (|J| below the recording's threshold); colours are log10|J|. "
-    "Runs are in steps; runs lasting the whole episode are not counted. The bars are the "
-    "step's sparsity: the share of zeros in J_s, J_a and both. r shows the robot at the step."
+    "Runs are in steps; runs lasting the whole episode are not counted. Bars: the step's "
+    "sparsity (share of zeros)."
 )
 
 
