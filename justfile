@@ -20,6 +20,7 @@ setup:
         {{py}} -m pip install -q -e '.[all,dev]'
         touch "$stamp"
     fi
+    {{py}} jacwrap/render/gl.py  # says which system packages rendering needs, if missing
 
 # Record a short demo episode with a shipped policy, print its summary, replay it in a terminal.
 demo env="CartpoleBalance": setup
@@ -47,6 +48,7 @@ bench: setup
     {{py}} -m bench.bench_analysis
     {{py}} -m bench.bench_fit
     {{py}} -m bench.bench_tui
+    {{py}} -m bench.bench_render
 
 # Train one expert agent with its shipped settings (agents/presets.py) -> agents/policies/ENV.zip.
 train env *args: setup

@@ -25,6 +25,7 @@ from jacwrap.cli import main as cli
 from jacwrap.recording import open_recording
 from jacwrap.render import RenderError, RendererUnavailableError, StateRenderer
 from jacwrap.render.gl import (
+    DEBIAN_PACKAGES,
     INSTALL_COMMAND,
     available_backends,
     choose_backend,
@@ -76,6 +77,25 @@ def test_egl_needs_a_vendor_library_and_gl():
     assert available_backends(libs.get, lambda: True) == ["egl", "osmesa"]
     assert available_backends(libs.get, lambda: False) == ["osmesa"]  # glvnd without Mesa/NVIDIA
     assert available_backends({"EGL": "x"}.get, lambda: True) == []  # no libOpenGL/libGL
+
+
+def test_setup_says_what_to_install_only_when_nothing_renders(monkeypatch):
+    from jacwrap.render import gl
+
+    for var in ("MUJOCO_GL", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(gl, "available_backends", lambda: [])
+    assert INSTALL_COMMAND in (gl.setup_hint() or "")
+    monkeypatch.setattr(gl, "available_backends", lambda: ["osmesa"])
+    assert gl.setup_hint() is None
+
+
+def test_ci_installs_the_packages_the_error_names():
+    ci = (ROOT / ".ci" / "run").read_text()
+    line = next(ln for ln in ci.splitlines() if "apt-get install" in ln)
+    named = set(INSTALL_COMMAND.split()[3:])
+    assert named == set(DEBIAN_PACKAGES["egl"] + DEBIAN_PACKAGES["osmesa"])
+    assert named <= set(line.split())
 
 
 def _python(code: str, **env: str | None) -> subprocess.CompletedProcess:

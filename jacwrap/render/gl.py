@@ -10,7 +10,7 @@ display (``DISPLAY`` or ``WAYLAND_DISPLAY``) MuJoCo's own default stays.
 Where no backend is installed, rendering raises
 :class:`jacwrap.render.RendererUnavailableError` whose message is :func:`missing_message`
 (the Debian packages to install). ``python jacwrap/render/gl.py`` prints the backend this
-machine would use, or what to install (``just setup`` runs it). This module only uses the
+machine would use (with ``-v``), or what to install (``just setup`` runs it). This module only uses the
 standard library, so that check needs neither jacwrap nor MuJoCo.
 """
 
@@ -152,6 +152,6 @@ if __name__ == "__main__":  # `just setup`: standard library only, no jacwrap im
     hint = setup_hint()
     if hint:
         print(hint)
-    else:
+    elif "-v" in sys.argv[1:]:
         c = choose_backend(os.environ, platform.system(), available_backends)
         print(f"rendering: {c.backend or 'MuJoCo default'} ({c.reason})")
