@@ -1,13 +1,17 @@
-"""Jacobians of the wrapper against independent oracles (hand derivation, MuJoCo C FD)."""
+"""Jacobians of the wrapper against independent oracles (hand derivation, MuJoCo C FD).
+
+Steps with an active constraint (joint limit, contact) are in ``test_fd_oracle.py``.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from mjx_rollout import rollout
 from toy_env import SliderEnv, analytic_jacobians
 
 import jacwrap
-from jacwrap.finite_differences import chained_fd
+from jacwrap.finite_differences import whole_step_fd
 
 
 def test_toy_slider_matches_hand_derived_jacobians():
@@ -42,19 +46,28 @@ def test_playground_jacobians_match_mujoco_finite_differences(name):
     env = jacwrap.make(name)
     info = env.env_info
     rng = np.random.default_rng(0)
+    actions = rng.uniform(-1, 1, (6, info.nu)).astype(np.float32)
     env.reset(seed=1)
-    for _ in range(5):
-        _, _, _, _, step = env.step(rng.uniform(-1, 1, info.nu).astype(np.float32))
+    for a in actions[:5]:
+        _, _, _, _, step = env.step(a)
     s = step["next_state"]
-    action = rng.uniform(-1, 1, info.nu)
-    _, _, _, _, step = env.step(action.astype(np.float32))
-    js_fd, ja_fd, s_next_c = chained_fd(
+    action = actions[5]
+    _, _, _, _, step = env.step(action)
+    # The oracle starts from the env's solver warm start before the step: replay the same
+    # compiled step on the MJX state to read it (the same trajectory, bit for bit).
+    replay = rollout(env.playground_env, 1, actions)[-1]
+    np.testing.assert_array_equal(replay.state, s)
+    np.testing.assert_array_equal(replay.jac_state, step["jac_state"])
+    fd = whole_step_fd(
         env.playground_env.mj_model,
         s[: info.nq],
         s[info.nq :],
-        action.astype(np.float32),
+        action,
         info.n_substeps,
+        qacc_warmstart=replay.warmstart,
     )
+    js_fd, ja_fd, s_next_c = fd.jac_state, fd.jac_action, fd.next_state
+    assert not fd.kinks.any()
     np.testing.assert_allclose(step["next_state"], s_next_c, rtol=1e-8, atol=1e-10)
     for ours, fd in ((step["jac_state"], js_fd), (step["jac_action"], ja_fd)):
         big = np.abs(fd) > 1e-6
