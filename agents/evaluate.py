@@ -35,6 +35,12 @@ def episode_returns(policy: Policy, env, seed: int = 0) -> np.ndarray:
     return returns
 
 
+def standard_error(returns: np.ndarray) -> float:
+    """Standard error of the mean return (sample std / sqrt(n)); 0 for one episode."""
+    n = len(returns)
+    return float(np.std(returns, ddof=1) / np.sqrt(n)) if n > 1 else 0.0
+
+
 def evaluate(spec: str, env_name: str, episodes: int = 10, seed: int = 0, deterministic=False):
     """Returns (one per episode) of the policy ``spec`` (``random``/``zero``/a ``.zip``)."""
     env = jacwrap.make_sb3(env_name, episodes, jacobians=False)
@@ -63,11 +69,15 @@ def main(argv: list[str] | None = None) -> int:
                     "returns": r.tolist(),
                     "mean": float(r.mean()),
                     "std": float(r.std()),
+                    "sem": standard_error(r),
                 }
             )
         )
     else:
-        print(f"{a.env} {desc}: return {r.mean():.1f} +- {r.std():.1f} over {len(r)} episodes")
+        print(
+            f"{a.env} {desc}: return {r.mean():.1f} +- {r.std():.1f} (standard error "
+            f"{standard_error(r):.1f}) over {len(r)} episodes, seed {a.seed}"
+        )
     return 0
 
 

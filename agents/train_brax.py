@@ -83,7 +83,11 @@ def cpu_seconds() -> float:
 
 
 def setup_jax():
-    """jacwrap's XLA flags and compile cache, then float32 for this process."""
+    """jacwrap's XLA flags and compile cache, then float32 for the whole process.
+
+    Process-global: call it only in a process that trains (``python -m agents.train_brax``),
+    never in one that also computes jacwrap's float64 Jacobians.
+    """
     import jax
 
     import jacwrap  # noqa: F401  (configure_jax: CPU flags, cache; also x64, undone below)

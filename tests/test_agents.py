@@ -341,3 +341,59 @@ def test_brax_exporter_refuses_a_tanh_squashed_policy():
     nets = ppo_networks.make_ppo_networks(5, 1, policy_hidden_layer_sizes=(8,))  # tanh_normal
     with pytest.raises(ValueError, match="distribution_type='normal'"):
         brax_policy_layers(nets.policy_network.init(jax.random.PRNGKey(0)))
+
+
+def test_standard_error_of_the_mean_return():
+    from agents.evaluate import standard_error
+
+    # sample variance of 1..4 is 5/3; the standard error is its root over sqrt(4)
+    assert standard_error(np.array([1.0, 2.0, 3.0, 4.0])) == pytest.approx(np.sqrt(5 / 3) / 2)
+    assert standard_error(np.array([7.0])) == 0.0
+
+
+def shipped_returns() -> dict:
+    import json
+
+    table = json.loads((POLICY_DIR / "returns.json").read_text())
+    return {k: v for k, v in table.items() if not k.startswith("_")}
+
+
+def test_every_shipped_policy_has_its_evaluation_recorded():
+    table = shipped_returns()
+    assert set(table) == {p.stem for p in SHIPPED}
+    for env, row in table.items():
+        assert row["episodes"] >= 30 and row["std"] >= 0, env
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_shipped_policy_returns_match_the_table(path):
+    """Five fresh episodes (another seed) agree with the table's mean within 4 standard errors."""
+    from agents.evaluate import evaluate
+
+    row = shipped_returns()[path.stem]
+    returns, _ = evaluate(str(path), path.stem, episodes=5, seed=4242)
+    se = np.hypot(row["std"] / np.sqrt(5), row["std"] / np.sqrt(row["episodes"]))
+    assert abs(returns.mean() - row["mean"]) <= 4 * se + 1.0, (returns, row)
+
+
+@pytest.mark.slow
+def test_short_brax_training_run_raises_the_cartpole_return(tmp_path):
+    """About 250k Brax steps take Cartpole from ~240 to > 750; the saved zip acts in float64.
+
+    Training runs in its own process (it switches JAX to float32 for that process).
+    """
+    import subprocess
+    import sys
+
+    from agents.evaluate import evaluate
+
+    argv = ["--env", ENV, "--total-timesteps", "245760", "--num-evals", "4"]
+    argv += ["--eval-episodes", "16", "--out", str(tmp_path), "--no-progress"]
+    subprocess.run([sys.executable, "-m", "agents.train_brax", *argv], check=True)
+    rows = list(csv.DictReader((tmp_path / "eval.csv").read_text().splitlines()))
+    ret = [float(r["mean_return"]) for r in rows]
+    assert [int(r["step"]) for r in rows][0] == 0 and int(rows[-1]["step"]) >= 245_760
+    assert ret[0] < 500 and ret[-1] > 750 and ret[-1] > ret[0] + 300, ret
+    returns, desc = evaluate(str(tmp_path / "best.zip"), ENV, episodes=4, seed=7)
+    assert "beta=0" in desc and returns.mean() > 700, returns
