@@ -100,18 +100,18 @@ async def drive_replay(path: Path, robot: bool, size: tuple[int, int], seconds: 
             await pilot.press("r")
             while "step" not in str(app.w_robot_title.content):  # model loaded, first frame
                 await asyncio.sleep(0.05)
-        original_show, original_frame = app.show_step, app.w_robot.show_text
+        original_show, original_frame = app.show_step, app.w_robot.show_lines
 
         def timed_show() -> None:
             original_show()
             shown.append((time.perf_counter(), app.t))
 
-        def timed_frame(text) -> None:
-            original_frame(text)
+        def timed_frame(lines) -> None:
+            original_frame(lines)
             robot_frames.append(time.perf_counter())
 
         app.show_step = timed_show
-        app.w_robot.show_text = timed_frame
+        app.w_robot.show_lines = timed_frame
         while app.speed_index != 5:  # 30 steps/s
             await pilot.press("plus" if app.speed_index < 5 else "minus")
         await pilot.press("space")

@@ -16,7 +16,7 @@ from jacwrap.render import StateRenderer
 from jacwrap.render.video import task_model
 from tui.app import ReplayApp
 from tui.screens.help import HelpScreen, key_rows
-from tui.widgets.robot import HALF_BLOCK, half_blocks
+from tui.widgets.robot import CHANNEL_MASK, HALF_BLOCK, half_blocks
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "recordings" / "demo-CartpoleBalance.jwr"
@@ -30,28 +30,28 @@ def run_async(fn):
     return wrapper
 
 
-def decode(text) -> np.ndarray:
-    """The image a half-block text shows: upper pixel = foreground, lower = background."""
+def decode(lines) -> np.ndarray:
+    """The image half-block lines show: upper pixel = foreground, lower = background."""
     rows = []
-    for line in text.split("\n"):
+    for line in lines:
         top, bottom = [], []
-        for span in line.spans:
-            n = span.end - span.start
-            top += [span.style.color.triplet] * n
-            bottom += [span.style.bgcolor.triplet] * n
-        assert line.plain == HALF_BLOCK * len(top)
+        for seg in line:
+            assert set(seg.text) == {HALF_BLOCK}
+            top += [seg.style.color.triplet] * len(seg.text)
+            bottom += [seg.style.bgcolor.triplet] * len(seg.text)
         rows += [top, bottom]
     return np.array(rows, dtype=np.uint8)
 
 
 def test_half_blocks_decode_to_the_image():
     img = np.random.default_rng(0).integers(0, 256, (10, 7, 3), dtype=np.uint8)
-    np.testing.assert_array_equal(decode(half_blocks(img)), img)
+    np.testing.assert_array_equal(decode(half_blocks(img)), img & CHANNEL_MASK)
     odd = decode(half_blocks(img[:9]))
-    np.testing.assert_array_equal(odd[:9], img[:9])
+    np.testing.assert_array_equal(odd[:9], img[:9] & CHANNEL_MASK)
     assert not odd[9].any()  # the missing lower half is black
     flat = half_blocks(np.full((4, 30, 3), 7, np.uint8))
-    assert len(flat.spans) == 2  # one span per row of equal cells
+    assert [len(list(line)) for line in flat] == [1, 1]  # one segment per row of equal cells
+    assert all(line.cell_length == 30 for line in flat)
 
 
 async def wait_for(pilot, condition, timeout: float = 120.0) -> None:
@@ -79,18 +79,18 @@ async def test_robot_view_shows_the_recorded_pose_follows_the_step_and_toggles()
         await pilot.press("r")
         assert box.display
         await wait_for(pilot, lambda: robot_title(app) == "Robot view · step 0")
-        shown = decode(app.query_one("#robot").content)
+        shown = decode(app.query_one("#robot").lines)
         assert shown.shape == (16, 45, 3)  # the panel's 45 x 8 cells at 80x24
         model = task_model(header.env_name, header.nq, header.nv)
         with StateRenderer(model, width=45, height=16) as r:
-            np.testing.assert_array_equal(shown, r.render(states[0]))
-            later = r.render(states[60])
+            np.testing.assert_array_equal(shown, r.render(states[0]) & CHANNEL_MASK)
+            later = r.render(states[60]) & CHANNEL_MASK
         await pilot.press("g")
         for key in "60":
             await pilot.press(key)
         await pilot.press("enter")
         await wait_for(pilot, lambda: robot_title(app) == "Robot view · step 60")
-        np.testing.assert_array_equal(decode(app.query_one("#robot").content), later)
+        np.testing.assert_array_equal(decode(app.query_one("#robot").lines), later)
         assert app.shown("bars")  # everything else still shows
         await pilot.press("r")
         assert not box.display
@@ -125,7 +125,8 @@ async def test_robot_view_says_why_it_cannot_render_and_the_rest_works(tmp_path)
         await wait_for(pilot, lambda: app.ready)
         await pilot.press("r")
         await wait_for(pilot, lambda: app.robot_error is not None)
-        assert "'MyCartpole' is not a jacwrap task" in str(app.query_one("#robot").content)
+        message = app.query_one("#robot-message")
+        assert message.display and "'MyCartpole' is not a jacwrap task" in str(message.content)
         await pilot.press("right")
         await wait_for(pilot, lambda: app.ready and app.t == 1)
         assert "step 1/119" in app.shown("status")

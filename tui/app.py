@@ -161,7 +161,8 @@ class ReplayApp(App[None]):
                 yield JacobianHeatmap(id="heatmap")
                 with Vertical(id="robot-box"):
                     yield Static("Robot view", id="robot-title", classes="title")
-                    yield RobotView("", id="robot")
+                    yield Static("", id="robot-message")
+                    yield RobotView(id="robot")
             with Vertical(id="right"):
                 yield Static("Step sparsity (share of zeros)", classes="title")
                 yield SparsityBars("", id="bars")
@@ -185,6 +186,7 @@ class ReplayApp(App[None]):
         self.w_robot = self.query_one(RobotView)
         self.w_robot_box = self.query_one("#robot-box")
         self.w_robot_title = self.query_one("#robot-title", Static)
+        self.w_robot_message = self.query_one("#robot-message", Static)
         self._restart_timer()
         # Everything imported so far (JAX, MuJoCo, Textual: millions of objects) lives as long
         # as the process; without this, full collections walk it all and stall playback for
@@ -248,11 +250,11 @@ class ReplayApp(App[None]):
         robot = self.robot
         assert robot is not None
         try:
-            text = half_blocks(robot.render(request))
+            lines = half_blocks(robot.render(request))
         except Exception as exc:  # no OpenGL backend, unknown task: the panel says so
             self.post_message(RobotUnavailable(unavailable_message(exc, robot.env_name)))
             return
-        self.post_message(RobotFrame(request.t, text))
+        self.post_message(RobotFrame(request.t, lines))
 
     @work(thread=True, exclusive=True, group="prefetch")
     def prefetch_worker(self, block: int) -> None:
@@ -321,7 +323,7 @@ class ReplayApp(App[None]):
     def _robot_frame(self, message: RobotFrame) -> None:
         self._robot_busy = False
         if self.robot_on:
-            self.w_robot.show_text(message.text)
+            self.w_robot.show_lines(message.lines)
             self.w_robot_title.update(f"Robot view · step {message.t}", layout=False)
         pending, self._robot_pending = self._robot_pending, None
         if pending is not None and self.robot_on:
@@ -333,7 +335,9 @@ class ReplayApp(App[None]):
         self._robot_pending = None
         self.robot_error = message.message
         self.w_robot_title.update("Robot view")
-        self.w_robot.show_message(message.message)
+        self.w_robot_message.update(message.message)
+        self.w_robot_message.display = True
+        self.w_robot.display = False
 
     # ---------------------------------------------------------------- state
     def load_episode(self, index: int, t: int = 0) -> None:
@@ -537,10 +541,8 @@ class ReplayApp(App[None]):
         if not self.robot_on:
             self._robot_pending = None
             return
-        if self.robot_error is not None:
-            self.w_robot.show_message(self.robot_error)
-        elif self.robot is None:
-            self.w_robot.show_message("loading the robot model (MuJoCo Playground)…")
+        if self.robot is None:
+            self.w_robot_title.update("Robot view · loading the model (MuJoCo Playground)…")
         self.call_after_refresh(self.request_robot_frame)  # the panel has its size then
 
     def action_help(self) -> None:

@@ -59,12 +59,12 @@ class FitsFound(Message):
 
 
 class RobotFrame(Message):
-    """The robot view's frame of step ``t``, as half-block text."""
+    """The robot view's frame of step ``t``, as half-block lines (``textual.strip.Strip``)."""
 
-    def __init__(self, t: int, text: Any) -> None:
+    def __init__(self, t: int, lines: list[Any]) -> None:
         super().__init__()
         self.t = t
-        self.text = text
+        self.lines = lines
 
 
 class RobotUnavailable(Message):
