@@ -1,7 +1,8 @@
-"""A batch of environments stepped in one compiled call: the stateful core of every adapter.
+"""A batch of environments stepped by one compiled function: the core of every adapter.
 
 :class:`EnvBatch` owns the Playground states of ``num_envs`` environments, steps them with
-one jitted, vmapped function (Jacobians included or not), truncates episodes at the task's
+one jitted, vmapped function (Jacobians included or not; on CPU, batches over
+:data:`SUB_BATCH` envs are stepped as sub-batches of that size by the same function), truncates episodes at the task's
 episode length and auto-resets finished environments in the same step (Gymnasium's
 ``SAME_STEP`` mode; the final observation is kept). The single-env, vector-env and SB3
 adapters are thin layers over it, so all three compute exactly the same thing.
@@ -10,6 +11,8 @@ Batching: the batch axis is sharded over all local JAX devices when it divides e
 (on CPU, start Python with ``XLA_FLAGS=--xla_force_host_platform_device_count=<cores>``
 to get one device per core). Reset states are cast to the exact array types that the
 step returns, so the step compiles once, not again on its own output or at auto-reset.
+Batches of the same env object, size and options share their compiled functions
+(:func:`compiled_batch`): N envs built one at a time trace and compile one step.
 """
 
 from __future__ import annotations
@@ -127,6 +130,22 @@ def compiled_batch(
     return entry
 
 
+#: On CPU, the largest batch that one compiled step covers. A bigger batch is stepped as
+#: sub-batches of this size, each a call of the same compiled step (the last one padded), so
+#: compile time and code size stay those of this batch whatever ``num_envs`` is: vmapped
+#: whole, CheetahRun's batch 128 took minutes to compile or never finished, and mapping the
+#: sub-batches inside one call (``lax.map``) made its step 17x slower (BENCHMARKS.md). On
+#: GPU/TPU the whole batch is one call.
+SUB_BATCH = 32
+
+
+def sub_batch_size(num_envs: int, sharded: bool) -> int:
+    """Rows per compiled call for a batch of ``num_envs``."""
+    if sharded or jax.default_backend() != "cpu":
+        return num_envs
+    return min(num_envs, SUB_BATCH)
+
+
 def _build_compiled(
     env: Any, num_envs: int, jacobians: bool, threshold: float, shard: bool
 ) -> CompiledBatch:
@@ -136,8 +155,7 @@ def _build_compiled(
         return plain_step(env, st, a)
 
     def reset(keys):
-        st = jax.vmap(env.reset)(keys)
-        st = _strong_types(st)
+        st = _strong_types(jax.vmap(env.reset)(keys))
         return st, state_vector(st.data)
 
     def merge(mask, new, old):
@@ -197,16 +215,19 @@ class EnvBatch:
                 f"{info.name}: the MJX model is {dtype}, not float64; build "
                 "the Playground env after `import jacwrap` (which enables jax_enable_x64)"
             )
+        devices = jax.local_devices()
+        sharded = shard and len(devices) > 1 and num_envs % len(devices) == 0
+        self._rows = sub_batch_size(num_envs, sharded)
+        self._padded = -(-num_envs // self._rows) * self._rows
         fns = compiled_batch(
-            env, num_envs, jacobians=jacobians, threshold=self.threshold, shard=shard
+            env, self._rows, jacobians=jacobians, threshold=self.threshold, shard=shard
         )
         self._sharding = fns.sharding
         self._reset = fns.reset
         self._step = fns.step
         self._merge = fns.merge
-        self._state = None
+        self._states: list[Any] | None = None  # one Playground state per sub-batch
         self._s = None  # (B, n) host copy of the current state vector
-        self._obs = None
         self._steps = np.zeros(num_envs, dtype=np.int64)
         self.last_episode_length = np.zeros(num_envs, dtype=np.int64)
         self._rngs: list[np.random.Generator] = [np.random.default_rng() for _ in range(num_envs)]
@@ -215,11 +236,26 @@ class EnvBatch:
     def _place(self, tree):
         return tree if self._sharding is None else jax.device_put(tree, self._sharding)
 
-    def _keys(self, which: np.ndarray) -> jax.Array:
+    def _split(self, rows: np.ndarray) -> list[np.ndarray]:
+        """(B, ...) host rows -> the rows of each sub-batch (the padding repeats row 0)."""
+        if self._padded > self.num_envs:
+            pad = np.repeat(rows[:1], self._padded - self.num_envs, axis=0)
+            rows = np.concatenate([rows, pad])
+        k = self._rows
+        return [rows[i : i + k] for i in range(0, self._padded, k)]
+
+    def _join(self, parts: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate(parts)[: self.num_envs] if len(parts) > 1 else parts[0]
+
+    def _keys(self, seeds: np.ndarray) -> list[jax.Array]:
+        make = jax.vmap(jax.random.PRNGKey)
+        return [self._place(make(jnp.asarray(k))) for k in self._split(seeds)]
+
+    def _fresh_seeds(self, which: np.ndarray) -> np.ndarray:
         seeds = np.zeros(self.num_envs, dtype=np.uint32)
         for i in np.flatnonzero(which):
             seeds[i] = self._rngs[i].integers(0, 2**32 - 1, dtype=np.uint32)
-        return jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds))
+        return seeds
 
     # -- API --------------------------------------------------------------------------------
     @functools.cached_property
@@ -229,8 +265,8 @@ class EnvBatch:
         The first real ``reset`` reuses that trace, so this costs no extra trace of the env
         (Playground's ``observation_size`` traces ``reset`` once more on its own).
         """
-        keys = jax.vmap(jax.random.PRNGKey)(jnp.zeros(self.num_envs, dtype=jnp.uint32))
-        shape = jax.eval_shape(self._reset, self._place(keys))[0].obs.shape
+        keys = self._keys(np.zeros(self.num_envs, dtype=np.uint32))[0]
+        shape = jax.eval_shape(self._reset, keys)[0].obs.shape
         if len(shape) != 2:
             raise UnsupportedEnvError(
                 f"{self.info.name}: only flat array observations are supported, got {shape[1:]}"
@@ -259,38 +295,56 @@ class EnvBatch:
             else:
                 self._rngs[i] = np.random.default_rng()
                 first[i] = self._rngs[i].integers(0, 2**32 - 1, dtype=np.uint32)
-        keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(first))
-        state, s = self._reset(self._place(keys))
-        self._state = self._place(state)
-        obs, s = jax.device_get((state.obs, s))
-        self._obs = np.asarray(obs, dtype=np.float32)
-        self._s = np.asarray(s)
+        out = [self._reset(keys) for keys in self._keys(first)]
+        self._states = [self._place(state) for state, _ in out]
+        obs, s = jax.device_get(([st.obs for st, _ in out], [s for _, s in out]))
+        self._s = self._join(s)
         self._steps[:] = 0
-        return self._obs.copy(), self._s.copy()
+        return np.asarray(self._join(obs), dtype=np.float32), self._s.copy()
 
     def check_actions(self, actions: Any) -> np.ndarray:
         """Validate a (B, m) batch of actions; returns float64 NumPy (NaN allowed)."""
         return check_actions(self.info, self.num_envs, actions)
 
+    def _auto_reset(self, states: list[Any], ended: np.ndarray, obs, reset_s) -> list[Any]:
+        """Reset the envs where ``ended`` (in ``states``, ``obs`` and ``reset_s``)."""
+        mask = np.zeros(self._padded, dtype=bool)
+        mask[: self.num_envs] = ended
+        keys = self._keys(self._fresh_seeds(ended))
+        k = self._rows
+        merged, fresh = [], []
+        for c, state in enumerate(states):
+            part = mask[c * k : (c + 1) * k]
+            if not part.any():
+                merged.append(state)
+                fresh.append(None)
+                continue
+            new_state, new_s = self._reset(keys[c])
+            merged.append(self._merge(self._place(jnp.asarray(part)), new_state, state))
+            fresh.append((new_state.obs, new_s))
+        for c, got in enumerate(jax.device_get(fresh)):
+            if got is None:
+                continue
+            rows = np.flatnonzero(mask[c * k : (c + 1) * k]) + c * k
+            obs[rows] = np.asarray(got[0], dtype=np.float32)[rows - c * k]
+            reset_s[rows] = np.asarray(got[1])[rows - c * k]
+        return merged
+
     def step(self, actions: Any) -> BatchStep:
         """Step every env with ``actions`` (B, m); auto-resets finished episodes."""
-        if self._state is None:
+        if self._states is None:
             raise RuntimeError("call reset() before step()")
         act = self.check_actions(actions)
         prev_s = self._s
-        res = self._step(self._state, self._place(jnp.asarray(act)))
-        host = jax.device_get(
-            (
-                res.state.obs,
-                res.state.reward,
-                res.state.done,
-                res.next_state,
-                res.jac_state,
-                res.jac_action,
-                res.sparsity,
-                res.finite,
-            )
-        )
+        # Dispatch every sub-batch before reading any back: XLA runs them back to back.
+        parts = [self._place(jnp.asarray(a)) for a in self._split(act)]
+        results = [self._step(st, a) for st, a in zip(self._states, parts, strict=True)]
+        fields = [
+            (r.state.obs, r.state.reward, r.state.done, r.next_state, r.jac_state)
+            + (r.jac_action, r.sparsity, r.finite)
+            for r in results
+        ]
+        host = [self._join(list(parts)) for parts in zip(*jax.device_get(fields), strict=True)]
         obs, reward, done, s_next, js, ja, sp, finite = host
         obs = np.asarray(obs, dtype=np.float32)
         self._steps += 1
@@ -300,20 +354,14 @@ class EnvBatch:
         truncated = (self._steps >= self.info.episode_length) & ~terminated
         ended = terminated | truncated
         self.last_episode_length[ended] = self._steps[ended]
-        state = res.state
+        states = [r.state for r in results]
         final_obs = obs.copy()
         reset_s = np.array(s_next)
         if self.autoreset and ended.any():
-            new_state, new_s = self._reset(self._place(self._keys(ended)))
-            mask = self._place(jnp.asarray(ended))
-            state = self._merge(mask, new_state, state)
-            new_obs, new_s = jax.device_get((new_state.obs, new_s))
-            obs[ended] = np.asarray(new_obs, dtype=np.float32)[ended]
-            reset_s[ended] = np.asarray(new_s)[ended]
+            states = self._auto_reset(states, ended, obs, reset_s)
             self._steps[ended] = 0
-        self._state = state
+        self._states = states
         self._s = reset_s
-        self._obs = obs
         return BatchStep(
             obs=obs,
             reward=np.asarray(reward, dtype=np.float64),

@@ -100,3 +100,25 @@ def test_fresh_envs_do_not_share_and_shared_envs_do():
     assert a._batch._step is b._batch._step
     # A batch of another size is another compiled function (each compiles exactly once).
     assert jacwrap.make_vec(NAME, 2)._batch._step is not a._batch._step
+
+
+def test_large_batch_runs_in_sub_batches_with_the_results_of_a_small_batch():
+    """A batch over ``SUB_BATCH`` loops over sub-batches inside one compiled call (its compile
+    does not grow with the batch); each env still gets exactly a small batch's results."""
+    big_n = 2 * batch_module.SUB_BATCH + 4  # the last sub-batch is padded
+    big = jacwrap.make_vec(NAME, big_n, episode_length=6)
+    small = jacwrap.make_vec(NAME, 4, episode_length=6)
+    tail = list(range(big_n - 4, big_n))
+    big.reset(seed=0)
+    small.reset(seed=tail)
+    actions = np.random.default_rng(1).uniform(-1, 1, (8, big_n, 1))
+    for t in range(8):  # crosses an auto-reset (episode length 6)
+        ob, rb, tb, trb, ib = big.step(actions[t])
+        os_, rs, ts, trs, is_ = small.step(actions[t, tail])
+        np.testing.assert_allclose(ob[tail], os_, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(rb[tail], rs, rtol=1e-12, atol=1e-12)
+        np.testing.assert_array_equal(trb[tail], trs)
+        for key in ("next_state", "jac_state", "jac_action"):
+            np.testing.assert_allclose(ib[key][tail], is_[key], rtol=1e-10, atol=1e-12)
+            np.testing.assert_array_equal(np.abs(ib[key][tail]) < 1e-12, np.abs(is_[key]) < 1e-12)
+    assert big._batch._step._cache_size() == 1
