@@ -397,3 +397,21 @@ def test_short_brax_training_run_raises_the_cartpole_return(tmp_path):
     assert ret[0] < 500 and ret[-1] > 750 and ret[-1] > ret[0] + 300, ret
     returns, desc = evaluate(str(tmp_path / "best.zip"), ENV, episodes=4, seed=7)
     assert "beta=0" in desc and returns.mean() > 700, returns
+
+
+def test_ship_reads_the_settings_a_preset_needs(tmp_path):
+    """A run's args.json -> the preset entry that repeats it (what differs from defaults)."""
+    import dataclasses
+    import json
+
+    from agents import train_brax
+    from agents.ship import run_settings
+
+    run = tmp_path / "run"
+    run.mkdir()
+    args = train_brax.Args(env="BallInCup", gamma=0.95, total_timesteps=2_000_000, out="x")
+    (run / "args.json").write_text(json.dumps(dataclasses.asdict(args)))
+    settings = run_settings(run / "best.zip")
+    assert settings == {"trainer": "brax", "gamma": 0.95, "total_timesteps": 2_000_000}
+    (run / "args.json").write_text(json.dumps(dataclasses.asdict(Args(beta=0.5, seed=3))))
+    assert run_settings(run / "best.zip") == {"trainer": "sb3", "beta": 0.5, "seed": 3}
