@@ -2,9 +2,10 @@
 
 For each task and batch size: plain env steps/s, Jacobian steps/s (both through
 :class:`jacwrap.batch.EnvBatch`, i.e. what the Gymnasium/SB3 adapters deliver, host
-transfer included), their ratio next to the forward-mode price (n + m), and MuJoCo C's
-chained centered finite differences (`mjd_transitionFD` over the substeps) on the same
-states, one core. Then cold-compile and warm-cache time to the first Jacobian step, each in
+transfer included), their ratio next to the forward-mode price (n + m), and the cost of
+MuJoCo C's centered finite differences on one core in both forms: whole-step (the env step
+differenced from the env's warm start, the test oracle, SPEC.md) and chained
+(`mjd_transitionFD` at every substep, multiplied; wrong once a constraint is active). Then cold-compile and warm-cache time to the first Jacobian step, each in
 a fresh process.
 
     python -m bench.bench_env [--envs CartpoleBalance CheetahRun] [--batches 1 32 128]
@@ -40,26 +41,57 @@ def throughput(name: str, batch: int, jacobians: bool, seconds: float = 3.0) -> 
     return n * batch / (time.perf_counter() - t0)
 
 
-def fd_throughput(name: str, samples: int = 20) -> float:
+def fd_samples(name: str, samples: int = 20) -> list[tuple]:
+    """(qpos, qvel, warm start, action) before each of ``samples`` MuJoCo C env steps.
+
+    From the Playground reset state (seed 0), random actions, the warm start carried from
+    step to step as the C env carries it: the states a user of the C peer would see.
+    """
+    import mujoco
+
     from jacwrap.envs import describe, load_playground
-    from jacwrap.finite_differences import chained_fd
     from jacwrap.gym_env import JacobianWrapper
 
     env = load_playground(name)
     info = describe(env, name)
-    wrapper = JacobianWrapper(env, name=name, jacobians=False)
-    wrapper.reset(seed=0)
+    _, reset = JacobianWrapper(env, name=name, jacobians=False).reset(seed=0)
+    model = env.mj_model
+    data = mujoco.MjData(model)
+    data.qpos[:] = reset["state"][: info.nq]
+    data.qvel[:] = reset["state"][info.nq :]
     rng = np.random.default_rng(0)
-    states, actions = [], []
+    out = []
     for _ in range(samples):
         a = rng.uniform(-1, 1, info.nu)
-        _, _, _, _, step = wrapper.step(a.astype(np.float32))
-        states.append(step["state"])
-        actions.append(a)
+        out.append((data.qpos.copy(), data.qvel.copy(), data.qacc_warmstart.copy(), a))
+        data.ctrl[:] = a
+        for _ in range(info.n_substeps):
+            mujoco.mj_step(model, data)
+    return out
+
+
+def fd_throughput(name: str, samples: int = 20) -> tuple[float, float]:
+    """MuJoCo C finite-difference Jacobian steps/s on one core: (whole-step, chained).
+
+    Whole-step (the oracle, SPEC.md): 2 (n + m) + 1 env steps from the same warm start, in
+    one ``mujoco.rollout`` call. Chained: ``mjd_transitionFD`` at every substep, multiplied
+    (exact only while no constraint is active).
+    """
+    from jacwrap.envs import describe, load_playground
+    from jacwrap.finite_differences import chained_fd, whole_step_fd
+
+    env = load_playground(name)
+    k = describe(env, name).n_substeps
+    model = env.mj_model
+    states = fd_samples(name, samples)
     t0 = time.perf_counter()
-    for s, a in zip(states, actions, strict=True):
-        chained_fd(env.mj_model, s[: info.nq], s[info.nq :], a, info.n_substeps)
-    return samples / (time.perf_counter() - t0)
+    for q, v, w, a in states:
+        whole_step_fd(model, q, v, a, k, qacc_warmstart=w)
+    t1 = time.perf_counter()
+    for q, v, w, a in states:
+        chained_fd(model, q, v, a, k, qacc_warmstart=w)
+    t2 = time.perf_counter()
+    return samples / (t1 - t0), samples / (t2 - t1)
 
 
 _FIRST_STEP = r"""
@@ -111,19 +143,21 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         "| env | n+m | batch | plain steps/s | Jacobian steps/s | ratio plain/Jacobian | "
-        "MuJoCo C chained FD steps/s (1 core) | Jacobian / FD |"
+        "MuJoCo C whole-step FD steps/s (1 core) | Jacobian / whole-step FD | "
+        "MuJoCo C chained FD steps/s (1 core) | Jacobian / chained FD |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name in args.envs:
         env = load_playground(name)
         info = describe(env, name)
-        fd = fd_throughput(name)
+        whole, chained = fd_throughput(name)
         for batch in args.batches:
             plain = throughput(name, batch, False, args.seconds)
             jac = throughput(name, batch, True, args.seconds)
             print(
                 f"| {name} | {info.n + info.m} | {batch} | {plain:,.0f} | {jac:,.0f} | "
-                f"{plain / jac:.1f} | {fd:,.0f} | {jac / fd:.2f} |",
+                f"{plain / jac:.1f} | {whole:,.0f} | {jac / whole:.2f} | "
+                f"{chained:,.0f} | {jac / chained:.2f} |",
                 flush=True,
             )
     if args.no_compile:

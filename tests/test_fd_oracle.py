@@ -47,8 +47,9 @@ def normwise_error(fd: np.ndarray, ours: np.ndarray) -> float:
 def assert_agrees(ours: np.ndarray, fd: np.ndarray, columns=None) -> None:
     """Centered FD (eps 1e-6) against exact values: to 1e-6 of the largest entry.
 
-    FD's truncation and round-off error is ~1e-10 absolute here, so small entries are
-    compared absolutely; structural zeros (exact in autodiff) stay below 1e-7 in FD.
+    FD's truncation and round-off error is absolute (~1e-10 of the largest entry), so
+    small entries are compared absolutely; structural zeros (exact in autodiff) stay below
+    1e-7 in FD (of the largest entry, where that is above 1: WalkerRun's reach 300).
     ``columns`` (bool mask) restricts the comparison to the columns where the step is smooth.
     """
     keep = np.ones(ours.shape[1], dtype=bool) if columns is None else columns
@@ -56,7 +57,7 @@ def assert_agrees(ours: np.ndarray, fd: np.ndarray, columns=None) -> None:
     err = float(np.max(np.abs(fd - ours)[:, keep])) / scale
     assert err < 1e-6, f"FD differs by {err:.1e} of the largest entry"
     zeros = (ours == 0.0) & keep[None, :]
-    assert np.all(np.abs(fd[zeros]) < 1e-7)
+    assert np.all(np.abs(fd[zeros]) < 1e-7 * max(1.0, scale))
 
 
 def c_oracle(model, info, step: Step, warmstart=None):
