@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -38,17 +39,17 @@ env.step(env.action_space.sample())  # compile the step first
 t = time.perf_counter()
 env.render()  # makes the OpenGL context
 first = time.perf_counter() - t
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 for _ in range(frames):
     env.step(env.action_space.sample())
     env.render()
-both = time.perf_counter() - t
-t = time.perf_counter()
+both, cpu_both = time.perf_counter() - t, time.process_time() - c
+t, c = time.perf_counter(), time.process_time()
 for _ in range(frames):
     env.step(env.action_space.sample())
-steps = time.perf_counter() - t
+steps, cpu_steps = time.perf_counter() - t, time.process_time() - c
 print(json.dumps({"backend": os.environ["MUJOCO_GL"], "fps": frames / (both - steps),
-                  "first_s": first}))
+                  "cpu_ms": 1e3 * (cpu_both - cpu_steps) / frames, "first_s": first}))
 """
 
 
@@ -69,11 +70,18 @@ def bench_video(size: tuple[int, int] = (320, 240)) -> dict:
     with open_recording(DEMO) as rec:
         header, ep = rec.header, rec.episode(0)
     model = task_model(header.env_name, header.nq, header.nv)
+
+    def cpu() -> float:  # this process and its finished children (ffmpeg)
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "ep0.mp4"
-        t = time.perf_counter()
+        t, c = time.perf_counter(), cpu()
         n = render_states_video(model, ep.state, ep.sparsity, out, width=size[0], height=size[1])
         pipeline = n / (time.perf_counter() - t)
+        cpu_ms = 1e3 * (cpu() - c) / n
         cli_out = Path(tmp) / "cli.mp4"
         t = time.perf_counter()
         subprocess.run(
@@ -83,7 +91,7 @@ def bench_video(size: tuple[int, int] = (320, 240)) -> dict:
             capture_output=True,
         )
         wall = time.perf_counter() - t
-    return {"frames": n, "fps": pipeline, "cli_wall_s": wall}
+    return {"frames": n, "fps": pipeline, "cpu_ms": cpu_ms, "cli_wall_s": wall}
 
 
 async def drive_replay(path: Path, robot: bool, size: tuple[int, int], seconds: float) -> dict:
@@ -142,15 +150,17 @@ def main() -> None:
         for backend in args.backends:
             r = bench_env_render(name, args.frames, backend)
             print(
-                f"  {name:<16} {r['backend']:<7} {r['fps']:7.1f} frames/s   first {r['first_s']:.2f} s"
+                f"  {name:<16} {r['backend']:<7} {r['fps']:7.1f} frames/s  "
+                f"{r['cpu_ms']:6.1f} ms CPU/frame   first {r['first_s']:.2f} s"
             )
 
     import jacwrap  # noqa: F401  (chooses the GL backend for this process)
 
     v = bench_video()
     print(
-        f"jacwrap render (demo, 320x240 + strip): {v['fps']:.1f} frames/s over {v['frames']} "
-        f"frames; the command took {v['cli_wall_s']:.1f} s (model load included)"
+        f"jacwrap render (demo, 320x240 + strip): {v['fps']:.1f} frames/s "
+        f"({v['cpu_ms']:.1f} ms CPU/frame, ffmpeg included) over {v['frames']} frames; "
+        f"the command took {v['cli_wall_s']:.1f} s (model load included)"
     )
 
     from bench.bench_tui import write_synthetic

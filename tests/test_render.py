@@ -38,7 +38,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")  # imag
 DEMO = ROOT / "recordings" / "demo-CartpoleBalance.jwr"
 
 BALL_XML = """<mujoco><visual><global offwidth="640" offheight="480"/></visual><worldbody>
-<light pos="0 -2 3" dir="0 0.5 -1"/>
+<light pos="0 -2 3" dir="0 0.5 -1" castshadow="true"/>
+<geom type="plane" size="3 3 0.1" pos="0 0 -0.5" rgba="0.8 0.8 0.8 1"/>
 <camera name="front" pos="0 -3 0" xyaxes="1 0 0 0 0 1"/>
 <body name="ball"><joint name="x" type="slide" axis="1 0 0"/>
 <geom type="sphere" size="0.25" rgba="1 0 0 1"/></body>
@@ -167,6 +168,16 @@ def test_depth_at_the_centre_is_the_distance_to_the_ball(ball):
     assert depth.shape == (240, 320) and depth.dtype == np.float32
     assert depth[120, 160] == pytest.approx(3.0 - 0.25, abs=0.01)
     assert depth[0, 0] > 5  # background: the far plane
+
+
+def test_turning_shadows_off_only_brightens_the_frame(ball):
+    with StateRenderer(ball, width=160, height=120) as lit:
+        shadowed = lit.render(np.zeros(2)).astype(int)
+    with StateRenderer(ball, width=160, height=120, shadows=False) as flat:
+        plain = flat.render(np.zeros(2)).astype(int)
+    darker = shadowed.sum(axis=2) < plain.sum(axis=2) - 30
+    assert darker.sum() > 50  # the ball's shadow on the floor
+    assert (shadowed.sum(axis=2) <= plain.sum(axis=2) + 20).all()  # nothing gets brighter
 
 
 def test_frames_can_come_from_any_thread_one_at_a_time(ball):

@@ -82,7 +82,7 @@ async def test_robot_view_shows_the_recorded_pose_follows_the_step_and_toggles()
         shown = decode(app.query_one("#robot").lines)
         assert shown.shape == (16, 45, 3)  # the panel's 45 x 8 cells at 80x24
         model = task_model(header.env_name, header.nq, header.nv)
-        with StateRenderer(model, width=45, height=16) as r:
+        with StateRenderer(model, width=45, height=16, shadows=False, reflections=False) as r:
             np.testing.assert_array_equal(shown, r.render(states[0]) & CHANNEL_MASK)
             later = r.render(states[60]) & CHANNEL_MASK
         await pilot.press("g")

@@ -52,7 +52,11 @@ class RobotRenderer:
             size = (min(request.width, limit.offwidth), min(request.height, limit.offheight))
             if self._renderer is None or self._size != size:
                 self._close_renderer()
-                self._renderer = StateRenderer(self._model, width=size[0], height=size[1])
+                # no shadows or reflections: a few dozen character cells cannot show them,
+                # and without a GPU the shadow map is most of a frame's cost
+                self._renderer = StateRenderer(
+                    self._model, width=size[0], height=size[1], shadows=False, reflections=False
+                )
                 self._size = size
             return self._renderer.render(request.state)
 
@@ -70,7 +74,8 @@ class RobotRenderer:
 def unavailable_message(exc: BaseException, env_name: str) -> str:
     """What the robot view says instead of a frame, for the error ``exc``."""
     from jacwrap.errors import UnknownEnvError
-    from tui.messages import describe_error
+
+    from .messages import describe_error
 
     if isinstance(exc, UnknownEnvError):
         return (

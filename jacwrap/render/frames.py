@@ -111,6 +111,10 @@ class StateRenderer:
         camera: camera name or id, ``"free"``/-1, or None for the task's camera
             (:func:`resolve_camera`).
         depth: render depth in metres, (H, W) float32, instead of RGB (H, W, 3) uint8.
+        shadows, reflections: MuJoCo's shadows and floor reflections (default on, as in
+            Playground's own frames). Without a GPU they are most of a frame's cost: the
+            2048x2048 shadow map is drawn whatever the frame size (BENCHMARKS.md), so a
+            small preview should turn them off.
 
     Raises :class:`RenderError` for a bad option and :class:`RendererUnavailableError`
     (naming the packages to install) when no OpenGL context can be made.
@@ -124,6 +128,8 @@ class StateRenderer:
         height: int = DEFAULT_HEIGHT,
         camera: int | str | None = None,
         depth: bool = False,
+        shadows: bool = True,
+        reflections: bool = True,
     ):
         configure_gl()  # no-op after `import jacwrap`; here for direct imports of this module
         import mujoco
@@ -132,6 +138,7 @@ class StateRenderer:
         self.width, self.height = check_size(model, width, height)
         self.camera = resolve_camera(model, camera)
         self.depth = bool(depth)
+        self.shadows, self.reflections = bool(shadows), bool(reflections)
         self.n = int(model.nq + model.nv)
         self._data = mujoco.MjData(model)
         self._renderer: Any = None
@@ -164,6 +171,9 @@ class StateRenderer:
         self._data.qvel[:] = s[nq:]
         mujoco.mj_forward(self.model, self._data)
         self._renderer.update_scene(self._data, camera=self.camera)
+        flags = self._renderer.scene.flags
+        flags[mujoco.mjtRndFlag.mjRND_SHADOW] = self.shadows
+        flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = self.reflections
         try:
             return self._renderer.render()
         finally:
