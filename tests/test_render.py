@@ -250,6 +250,7 @@ def test_videos_decode_to_the_frames_written(tmp_path, suffix):
 def test_render_command_writes_one_frame_per_step_of_the_episode(tmp_path, capsys):
     out = tmp_path / "ep1.mp4"
     argv = ["render", str(DEMO), "--episode", "1", "--out", str(out), "--size", "64x48"]
+    argv.append("--no-shadows")
     assert cli([*argv, "--no-progress"]) == 0
     with open_recording(DEMO) as rec:
         steps = rec.episodes[1].length
