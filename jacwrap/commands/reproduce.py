@@ -35,38 +35,99 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--tasks", nargs="+", default=list(d.tasks), metavar="T",
-                   help="tasks (default: the paper's eight)")
-    p.add_argument("--steps-per-task", type=int, default=d.steps_per_task, metavar="N",
-                   help=f"recorded steps per task, whole episodes (default {d.steps_per_task:,}; "
-                        f"the paper: {PAPER_STEPS_PER_TASK:,})")
-    p.add_argument("--episode-length", type=int, default=d.episode_length, metavar="T",
-                   help=f"steps per episode (default {d.episode_length}, the tasks')")
-    p.add_argument("--shard-steps", type=int, default=d.shard_steps, metavar="S",
-                   help=f"steps per recording unit (default {d.shard_steps:,})")
-    p.add_argument("--num-envs", type=int, default=d.num_envs, metavar="B",
-                   help=f"envs stepped together per shard (default {d.num_envs})")
-    p.add_argument("--workers", type=int, default=d.workers, metavar="W",
-                   help=f"processes per recording shard, local executor (default {d.workers})")
-    p.add_argument("--fit-samples", type=int, default=d.fit_samples, metavar="N",
-                   help=f"fit on the first N steps of a task (default {d.fit_samples:,})")
-    p.add_argument("--fit-seeds", type=int, default=d.fit_seeds, metavar="K",
-                   help=f"seeds per loss mode (default {d.fit_seeds}; the paper: 15)")
-    p.add_argument("--fit-epochs", type=int, default=d.fit_epochs, metavar="E",
-                   help=f"epochs per fit (default {d.fit_epochs}; the paper: 100)")
-    p.add_argument("--jacobian-batch", type=_jacobian_batch, default=d.jacobian_batch,
-                   metavar="K", help=f"Jacobian term on K samples of each batch, or 'all' "
-                                     f"(default {d.jacobian_batch})")
+    p.add_argument(
+        "--tasks",
+        nargs="+",
+        default=list(d.tasks),
+        metavar="T",
+        help="tasks (default: the paper's eight)",
+    )
+    p.add_argument(
+        "--steps-per-task",
+        type=int,
+        default=d.steps_per_task,
+        metavar="N",
+        help=f"recorded steps per task, whole episodes (default {d.steps_per_task:,}; "
+        f"the paper: {PAPER_STEPS_PER_TASK:,})",
+    )
+    p.add_argument(
+        "--episode-length",
+        type=int,
+        default=d.episode_length,
+        metavar="T",
+        help=f"steps per episode (default {d.episode_length}, the tasks')",
+    )
+    p.add_argument(
+        "--shard-steps",
+        type=int,
+        default=d.shard_steps,
+        metavar="S",
+        help=f"steps per recording unit (default {d.shard_steps:,})",
+    )
+    p.add_argument(
+        "--num-envs",
+        type=int,
+        default=d.num_envs,
+        metavar="B",
+        help=f"envs stepped together per shard (default {d.num_envs})",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=d.workers,
+        metavar="W",
+        help=f"processes per recording shard, local executor (default {d.workers})",
+    )
+    p.add_argument(
+        "--fit-samples",
+        type=int,
+        default=d.fit_samples,
+        metavar="N",
+        help=f"fit on the first N steps of a task (default {d.fit_samples:,})",
+    )
+    p.add_argument(
+        "--fit-seeds",
+        type=int,
+        default=d.fit_seeds,
+        metavar="K",
+        help=f"seeds per loss mode (default {d.fit_seeds}; the paper: 15)",
+    )
+    p.add_argument(
+        "--fit-epochs",
+        type=int,
+        default=d.fit_epochs,
+        metavar="E",
+        help=f"epochs per fit (default {d.fit_epochs}; the paper: 100)",
+    )
+    p.add_argument(
+        "--jacobian-batch",
+        type=_jacobian_batch,
+        default=d.jacobian_batch,
+        metavar="K",
+        help=f"Jacobian term on K samples of each batch, or 'all' (default {d.jacobian_batch})",
+    )
     p.add_argument("--seed", type=int, default=d.seed, help=f"base seed (default {d.seed})")
     p.add_argument("--tsne", action="store_true", help="also draw each task's t-SNE (slow)")
-    p.add_argument("--out", default="reproduction", metavar="DIR",
-                   help="output folder (default: reproduction)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the run in DIR, redoing only its unfinished units")
-    p.add_argument("--executor", choices=EXECUTORS, default="local",
-                   help="run units here (local, default) or as Ray tasks (ray)")
-    p.add_argument("--ray-address", default=None, metavar="ADDR",
-                   help="Ray cluster to join (default: start a local Ray instance)")
+    p.add_argument(
+        "--out", default="reproduction", metavar="DIR", help="output folder (default: reproduction)"
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in DIR, redoing only its unfinished units",
+    )
+    p.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default="local",
+        help="run units here (local, default) or as Ray tasks (ray)",
+    )
+    p.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDR",
+        help="Ray cluster to join (default: start a local Ray instance)",
+    )
     p.add_argument("--plan-only", action="store_true", help="print the plan and stop")
     p.set_defaults(func=run)  # fmt: skip
 
@@ -90,11 +151,9 @@ def run(args: argparse.Namespace) -> int:
             tsne=args.tsne,
             workers=args.workers,
         )
-    except ValueError as exc:
-        if not isinstance(exc, KeyError):
-            print(f"jacwrap reproduce: error: {exc}", file=sys.stderr)
-            return 2
-        raise
+    except ValueError as exc:  # a bad number; an unknown task raises UnknownEnvError
+        print(f"jacwrap reproduce: error: {exc}", file=sys.stderr)
+        return 2
     if args.plan_only:
         print(format_plan(build_plan(config)))
         return 0

@@ -11,12 +11,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter
 
-from jacwrap.analysis.figures import draw_sparsity_histogram, save_figure
-from jacwrap.fit.losses import LOSS_MODES
-from jacwrap.fit.plot import SHORT
+from jacwrap._extras import require
+
+require("analysis", "matplotlib")
+
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import NullFormatter  # noqa: E402
+
+from jacwrap.analysis.figures import draw_sparsity_histogram, save_figure  # noqa: E402
+from jacwrap.fit.losses import LOSS_MODES  # noqa: E402
+from jacwrap.fit.plot import SHORT  # noqa: E402
 
 
 def _grid(count: int, cols: int, width: float, height: float):

@@ -1,17 +1,26 @@
 """Measure what the plan's cost table (:data:`jacwrap.reproduce.costs.MEASURED`) holds.
 
-``python -m jacwrap.reproduce.measure [--tasks T ...]`` records each task twice with its
-shipped policy (the same batch and workers as a default-budget shard, two episode lengths),
-fits the first samples with the ``state`` mode and a Jacobian mode for 1 and 3 epochs, and
-analyses the recording; the differences give the per-step and per-sample-epoch costs, the
-intercepts the start-up costs. It prints the rows in the form of ``MEASURED`` (paste them
-there, and into BENCHMARKS.md). Uses the public ``record_rollouts``, ``analyze`` and
-``fit`` only.
+``python -m jacwrap.reproduce.measure [--tasks T ...]`` records each task with its shipped
+policy (the batch and workers of a default-budget shard) at two episode lengths, fits the
+first samples with the ``state`` mode and a Jacobian mode for 1 and 3 epochs, and analyses
+the recordings; each call is first made once to fill the compile caches. The line through
+the two sizes gives a start-up cost and a cost per 100k steps (per 100k training
+sample-epochs for fits).
+
+On a shared machine wall time measures the other jobs as much as jacwrap, so every call
+is timed by CPU time as well (this process and its reaped worker processes, through
+``os.times``), and the printed rows hold the quiet-machine wall time derived from it: CPU
+time for what runs in this process, and for the recording the CPU time of this process plus
+that of its ``workers`` worker processes divided by their number (they run in parallel,
+one core each). The wall times and the load average are printed beside them. Paste the rows
+into ``costs.MEASURED`` and BENCHMARKS.md. Uses the public ``record_rollouts``, ``analyze``
+and ``fit`` only.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -19,20 +28,21 @@ from pathlib import Path
 from jacwrap.envs import PAPER_ENVS
 
 
-def _timed(fn, *args, **kwargs) -> tuple[float, object]:
-    t0 = time.perf_counter()
-    out = fn(*args, **kwargs)
-    return time.perf_counter() - t0, out
+def _timed(fn, *args, parallel: int = 1, **kwargs) -> dict[str, float]:
+    """Wall, CPU and quiet-machine seconds of one call (see the module docstring)."""
+    t0, w0 = os.times(), time.perf_counter()
+    fn(*args, **kwargs)
+    wall, t1 = time.perf_counter() - w0, os.times()
+    own = (t1.user + t1.system) - (t0.user + t0.system)
+    children = (t1.children_user + t1.children_system) - (t0.children_user + t0.children_system)
+    quiet = own + children / max(1, parallel)
+    return {"wall": wall, "cpu": own + children, "quiet": quiet}
 
 
-def _line(intercept_slope: tuple[float, float]) -> str:
-    return f"{intercept_slope[0]:.1f}, {intercept_slope[1]:.1f}"
-
-
-def _fit_two(x1: float, y1: float, x2: float, y2: float) -> tuple[float, float]:
-    """(intercept, slope per 100k) of the line through two measurements."""
-    slope = (y2 - y1) / (x2 - x1)
-    return max(0.0, y1 - slope * x1), slope * 100_000
+def _line(x1: float, t1: dict, x2: float, t2: dict, key: str) -> tuple[float, float]:
+    """(intercept, slope per 100k) of the line through two timed sizes."""
+    slope = (t2[key] - t1[key]) / (x2 - x1)
+    return max(0.0, t1[key] - slope * x1), slope * 100_000
 
 
 def measure_task(task: str, work: Path, *, num_envs: int, workers: int, lengths, fit_samples: int,
@@ -45,34 +55,46 @@ def measure_task(task: str, work: Path, *, num_envs: int, workers: int, lengths,
     from jacwrap.reproduce.units import policy_path
 
     policy = str(policy_path(task))
-    rec_times, steps, paths = [], [], []
+    times, steps, paths = [], [], []
     for length in (lengths[0], *lengths):  # the first fills the compile cache
         path = work / f"{task}-{len(paths)}.jwr"
-        dt, _ = _timed(
+        times.append(_timed(
             record_rollouts, task, policy, episodes=num_envs, max_steps=length, seed=0,
-            num_envs=num_envs, workers=workers, path=path, overwrite=True,
-        )  # fmt: skip
-        rec_times.append(dt)
+            num_envs=num_envs, path=path, overwrite=True, workers=workers, parallel=workers,
+        ))  # fmt: skip
         steps.append(num_envs * length)
         paths.append(path)
-    record = _fit_two(steps[1], rec_times[1], steps[2], rec_times[2])
+    out = {"record": {k: _line(steps[1], times[1], steps[2], times[2], k) for k in times[1]}}
     with open_recording(paths[-1]) as rec:
-        bytes_per_step = paths[-1].stat().st_size / rec.num_steps
+        out["bytes"] = paths[-1].stat().st_size / rec.num_steps
     data = load_fit_data([paths[-1]], max_samples=fit_samples)
-    fits = {}
+    per = len(data) * 0.9  # training samples per epoch
     for mode in ("state", "state-jacobian"):
-        t = []
-        for epochs in (1, 1, 3):  # the first compiles the training step
-            cfg = FitConfig(loss_mode=mode, epochs=epochs, jacobian_batch=jacobian_batch)
-            t.append(_timed(fit, data, cfg)[0])
-        per = len(data) * 0.9  # training samples per epoch
-        _, slope = _fit_two(per, t[1], 3 * per, t[2])
-        fits[mode] = (t[0] - slope * per / 100_000, slope)  # a fresh fit's start: its compile
-    _timed(analyze, paths[0:1], work / "a0", tsne=False, warn=lambda m: None)
-    a1, _ = _timed(analyze, paths[1:2], work / "a1", tsne=False, warn=lambda m: None)
-    a2, _ = _timed(analyze, paths[2:3], work / "a2", tsne=False, warn=lambda m: None)
-    analysis = _fit_two(steps[1], a1, steps[2], a2)
-    return {"record": record, "bytes": bytes_per_step, "fit": fits, "analysis": analysis}
+        t = [
+            _timed(fit, data, FitConfig(loss_mode=mode, epochs=e, jacobian_batch=jacobian_batch))
+            for e in (1, 1, 3)  # the first compiles the training step
+        ]
+        line = {}
+        for k in t[0]:
+            _, slope = _line(per, t[1], 3 * per, t[2], k)
+            line[k] = (t[0][k] - slope * per / 100_000, slope)  # a fresh fit's start: compile
+        out[mode] = line
+    times = [
+        _timed(analyze, [p], work / f"a{i}", tsne=False, warn=lambda m: None)
+        for i, p in enumerate(paths)
+    ]
+    out["analysis"] = {k: _line(steps[1], times[1], steps[2], times[2], k) for k in times[1]}
+    return out
+
+
+def _row(task: str, m: dict, key: str) -> str:
+    def f(pair):
+        return f"{pair[0]:.1f}, {pair[1]:.1f}"
+
+    return (
+        f'    "{task}": TaskCost({f(m["record"][key])}, {m["bytes"]:.0f}, '
+        f"{f(m['state'][key])}, {f(m['state-jacobian'][key])}, {f(m['analysis'][key])}),"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,12 +116,9 @@ def main(argv: list[str] | None = None) -> int:
                 lengths=args.lengths, fit_samples=args.fit_samples,
                 jacobian_batch=args.jacobian_batch,
             )  # fmt: skip
-            print(
-                f'    "{task}": TaskCost({_line(m["record"])}, {m["bytes"]:.0f}, '
-                f"{_line(m['fit']['state'])}, {_line(m['fit']['state-jacobian'])}, "
-                f"{_line(m['analysis'])}),",
-                flush=True,
-            )
+            print(_row(task, m, "quiet"), flush=True)
+            print(f"    # wall, load {os.getloadavg()[0]:.1f}: {_row(task, m, 'wall').strip()}")
+            print(f"    # cpu: {_row(task, m, 'cpu').strip()}", flush=True)
     return 0
 
 

@@ -29,10 +29,12 @@ SHARD_SEED_STRIDE = 1000
 class ReproduceConfig:
     """Every setting that shapes a reproduction's results (the defaults: the default budget).
 
-    The default budget, 20,000 steps per task, 10,000 fit samples and 20 epochs with the
-    Jacobian term on 64 samples of each batch, runs the eight tasks in about 21 minutes on
-    the project's 2-core machine (BENCHMARKS.md). ``workers`` (processes per recording
-    shard) is not a setting of the results: any value gives the same recordings.
+    The default budget, 20,000 steps (20 episodes) per task, fits on 10,000 samples for 10
+    epochs with the Jacobian term on 64 samples of each batch, is planned at about 16
+    minutes for the eight tasks on the project's 2-core machine (the cost table in
+    :mod:`jacwrap.reproduce.costs`; BENCHMARKS.md says how far that is measured). ``workers``
+    (processes per recording shard) is not a setting of the results: any value gives the
+    same recordings.
     """
 
     tasks: tuple[str, ...] = PAPER_ENVS
@@ -42,7 +44,7 @@ class ReproduceConfig:
     num_envs: int = 16
     fit_samples: int = 10_000
     fit_seeds: int = 1
-    fit_epochs: int = 20
+    fit_epochs: int = 10
     jacobian_batch: int | None = 64
     batch_size: int = 512
     seed: int = 0
@@ -242,8 +244,8 @@ def format_plan(plan: Plan, pending: set[str] | None = None) -> str:
         f"{fmt_bytes(plan.disk_bytes):>9}"
     )
     lines.append(
-        "estimates: measured seconds per 100k steps on a 2-core CPU (jacwrap/reproduce/costs.py, "
-        "BENCHMARKS.md), with a warm compile cache"
+        "estimates: the 2-core CPU's seconds per 100k steps (jacwrap/reproduce/costs.py, "
+        "BENCHMARKS.md), warm compile cache; a first run on a machine adds 5-15 s per task"
     )
     if pending is not None:
         left = sum(plan.estimates[u] for u in pending)

@@ -16,6 +16,11 @@ from jacwrap.reproduce.plan import Plan, fmt_seconds
 from jacwrap.reproduce.units import Unit, UnitResult
 
 
+def _rate(steps: float, seconds: float) -> str:
+    r = steps / seconds if seconds > 0 else 0.0
+    return f"{r:,.0f}" if r >= 10 else f"{r:.2g}"
+
+
 class Progress:
     """Counts finished units against the plan and prints one line per event to ``stream``."""
 
@@ -53,10 +58,9 @@ class Progress:
         if result.steps:
             self.steps += result.steps
             self.record_s += result.seconds
-            speed = f", {result.steps / max(result.seconds, 1e-9):,.0f} steps/s"
-        rate = self.steps / self.record_s if self.record_s > 0 else 0.0
+            speed = f", {_rate(result.steps, result.seconds)} steps/s"
         self._print(
             f"[{self.done}/{self.total}] {unit.id} done in {fmt_seconds(result.seconds)}{speed}"
-            f" | recording {rate:,.0f} steps/s, elapsed "
+            f" | recording {_rate(self.steps, self.record_s)} steps/s, elapsed "
             f"{fmt_seconds(time.perf_counter() - self.t0)}, ETA {fmt_seconds(self.eta_s)}"
         )

@@ -31,10 +31,10 @@ PARTIAL = ".partial"
 
 
 def policy_dir() -> Path:
-    """Where the shipped expert policies are: ``agents/policies`` next to the package."""
-    from jacwrap.commands.demo import POLICY_DIR
+    """Where the shipped expert policies are (:func:`jacwrap.policies.policy_dir`)."""
+    from jacwrap import policies
 
-    return POLICY_DIR
+    return policies.policy_dir()
 
 
 def policy_path(task: str) -> Path:
