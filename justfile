@@ -42,7 +42,10 @@ lint: setup
 # Benchmarks: prints ratios measured side by side in one run (record them in BENCHMARKS.md).
 bench: setup
     {{py}} -m bench.bench_env
+    {{py}} -m bench.bench_policy
     {{py}} -m bench.bench_batching
+    {{py}} -m bench.bench_large_batch
+    {{py}} -m bench.bench_clients
     {{py}} -m bench.bench_codegen
     {{py}} -m bench.bench_recording
     {{py}} -m bench.bench_analysis

@@ -105,10 +105,10 @@ def test_fresh_envs_do_not_share_and_shared_envs_do():
 def test_large_batch_runs_in_sub_batches_with_the_results_of_a_small_batch():
     """A batch over ``SUB_BATCH`` loops over sub-batches inside one compiled call (its compile
     does not grow with the batch); each env still gets exactly a small batch's results."""
-    big_n = 2 * batch_module.SUB_BATCH + 4  # the last sub-batch is padded
+    big_n = 130  # the paper's 128 envs and then some: 4 full sub-batches of 32, one padded
     big = jacwrap.make_vec(NAME, big_n, episode_length=6)
     small = jacwrap.make_vec(NAME, 4, episode_length=6)
-    tail = list(range(big_n - 4, big_n))
+    tail = list(range(big_n - 4, big_n))  # across the last sub-batch boundary
     big.reset(seed=0)
     small.reset(seed=tail)
     actions = np.random.default_rng(1).uniform(-1, 1, (8, big_n, 1))
