@@ -37,9 +37,9 @@ def input_layers(policy) -> list[nn.Linear]:
 def fold(layer: nn.Linear, mean: np.ndarray, scale: np.ndarray) -> None:
     """Make ``layer(x)`` equal the old ``layer((x - mean) / scale)`` (in place)."""
     with torch.no_grad():
-        w = layer.weight / torch.as_tensor(scale, dtype=layer.weight.dtype)
+        w = layer.weight / torch.tensor(np.array(scale), dtype=layer.weight.dtype)
         layer.weight.copy_(w)
-        layer.bias.sub_(w @ torch.as_tensor(mean, dtype=w.dtype))
+        layer.bias.sub_(w @ torch.tensor(np.array(mean), dtype=w.dtype))
 
 
 @contextmanager
