@@ -62,16 +62,19 @@ class RayExecutor:
     name = "ray"
 
     def __init__(self, address: str | None = None, num_cpus: int | None = None):
-        self.address = address
-        self.num_cpus = num_cpus
-
-    def _init(self):
+        """Checks that Ray is installed (before a run writes anything)."""
         try:
-            import ray
+            import ray  # noqa: F401
         except ImportError as exc:
             raise ExecutorError(
                 "--executor ray needs Ray: pip install 'jacwrap[ray]' (or ray>=2.9)"
             ) from exc
+        self.address = address
+        self.num_cpus = num_cpus
+
+    def _init(self):
+        import ray
+
         if ray.is_initialized():
             return ray, False
         env = {k: os.environ[k] for k in ("JACWRAP_CACHE_DIR",) if k in os.environ}
