@@ -6,8 +6,8 @@
   (the step's own time subtracted), per task and per OpenGL backend (EGL, OSMesa; each in
   a fresh process), and the first call's time (it makes the OpenGL context);
 - ``jacwrap render``: frames/s of the video pipeline (MuJoCo frame, sparsity strip, H.264
-  encode) on the demo recording at 320x240, and the command's wall time (model load
-  included);
+  encode) on the demo recording at 320x240, with and without ``--no-shadows``, and the
+  command's wall time (model load included);
 - replay: steps shown per second while playing at 30 steps/s, with the robot view off and
   on (80x24 and 120x40), and robot frames drawn per second.
 """
@@ -59,7 +59,7 @@ def bench_env_render(name: str, frames: int, backend: str) -> dict:
     return run_fresh(_RENDER, [name, frames], environ, timeout=900)
 
 
-def bench_video(size: tuple[int, int] = (320, 240)) -> dict:
+def bench_video(size: tuple[int, int] = (320, 240), shadows: bool = True) -> dict:
     """Frames/s of the ``jacwrap render`` pipeline on the demo recording, and the CLI's wall."""
     import subprocess
     import sys
@@ -79,14 +79,17 @@ def bench_video(size: tuple[int, int] = (320, 240)) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "ep0.mp4"
         t, c = time.perf_counter(), cpu()
-        n = render_states_video(model, ep.state, ep.sparsity, out, width=size[0], height=size[1])
+        n = render_states_video(
+            model, ep.state, ep.sparsity, out, width=size[0], height=size[1], shadows=shadows
+        )
         pipeline = n / (time.perf_counter() - t)
         cpu_ms = 1e3 * (cpu() - c) / n
         cli_out = Path(tmp) / "cli.mp4"
         t = time.perf_counter()
         subprocess.run(
             [sys.executable, "-m", "jacwrap", "render", str(DEMO), "--out", str(cli_out)]
-            + ["--no-progress"],
+            + ["--no-progress"]
+            + ([] if shadows else ["--no-shadows"]),
             check=True,
             capture_output=True,
         )
@@ -143,10 +146,17 @@ def main() -> None:
     p.add_argument("--envs", nargs="+", default=["CartpoleBalance", "CheetahRun"])
     p.add_argument("--backends", nargs="+", default=["egl", "osmesa"])
     p.add_argument("--play", type=float, default=5.0, help="seconds of playback to time")
+    p.add_argument(
+        "--parts",
+        nargs="+",
+        choices=("render", "video", "replay"),
+        default=["render", "video", "replay"],
+    )
     args = p.parse_args()
 
-    print("env.render() at 240x320, rgb_array (frames/s; first frame of a new env in s)")
-    for name in args.envs:
+    if "render" in args.parts:
+        print("env.render() at 240x320, rgb_array (frames/s; first frame of a new env in s)")
+    for name in args.envs if "render" in args.parts else ():
         for backend in args.backends:
             r = bench_env_render(name, args.frames, backend)
             print(
@@ -156,13 +166,16 @@ def main() -> None:
 
     import jacwrap  # noqa: F401  (chooses the GL backend for this process)
 
-    v = bench_video()
-    print(
-        f"jacwrap render (demo, 320x240 + strip): {v['fps']:.1f} frames/s "
-        f"({v['cpu_ms']:.1f} ms CPU/frame, ffmpeg included) over {v['frames']} frames; "
-        f"the command took {v['cli_wall_s']:.1f} s (model load included)"
-    )
+    for shadows in (True, False) if "video" in args.parts else ():
+        v = bench_video(shadows=shadows)
+        print(
+            f"jacwrap render{'' if shadows else ' --no-shadows'} (demo, 320x240 + strip): "
+            f"{v['fps']:.1f} frames/s ({v['cpu_ms']:.1f} ms CPU/frame, ffmpeg included) over "
+            f"{v['frames']} frames; the command took {v['cli_wall_s']:.1f} s (model load included)"
+        )
 
+    if "replay" not in args.parts:
+        return
     from bench.bench_tui import write_synthetic
 
     path = Path(tempfile.gettempdir()) / "jacwrap-bench-render-cartpole.jwr"
