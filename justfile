@@ -43,6 +43,7 @@ lint: setup
 bench: setup
     {{py}} -m bench.bench_env
     {{py}} -m bench.bench_policy
+    {{py}} -m bench.bench_stages
     {{py}} -m bench.bench_batching
     {{py}} -m bench.bench_large_batch
     {{py}} -m bench.bench_clients
