@@ -22,8 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.normalization import fold, input_layers
 from jacwrap.policies import NOISE_BETA_ATTR
+
+from .normalization import fold, input_layers
 
 ACTIVATIONS = {"tanh": nn.Tanh, "swish": nn.SiLU, "relu": nn.ReLU, "elu": nn.ELU}
 """Brax activation name -> the torch module SB3 builds the same network with."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from agents.presets import TRAINERS, preset_argv, trainer
+from .presets import TRAINERS, preset_argv, trainer
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,7 +22,10 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__)
         return 2
     env, overrides = argv[0], argv[1:]
-    module = importlib.import_module(TRAINERS[trainer(env)])
+    # TRAINERS names the modules as run from the repository (agents.*); load the one of this
+    # package, which is jacwrap.agents.* where jacwrap is installed.
+    leaf = TRAINERS[trainer(env)].rpartition(".")[2]
+    module = importlib.import_module(f"{__package__}.{leaf}")
     return module.main(preset_argv(env) + ["--out", f"runs/{env}", "--ship", *overrides])
 
 

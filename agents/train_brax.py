@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.cli_args import parse_dataclass
+from .cli_args import parse_dataclass
 
 POLICY_DIR = Path(__file__).resolve().parent / "policies"
 
@@ -119,7 +119,7 @@ def train(args: Args) -> Path:
     from flax import linen
     from mujoco_playground import registry, wrapper
 
-    from agents.brax_export import save_sb3
+    from .brax_export import save_sb3
 
     out = Path(args.out or f"runs/{args.env}-brax-s{args.seed}")
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)

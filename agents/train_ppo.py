@@ -37,11 +37,12 @@ import numpy as np
 import torch
 
 import jacwrap
-from agents.cli_args import parse_dataclass
-from agents.colored_noise import ColoredNoisePolicy, NoiseEpisodeCallback
-from agents.evaluate import episode_returns
-from agents.normalization import folded_observation_norm
 from jacwrap.policies import NOISE_BETA_ATTR, SB3Policy
+
+from .cli_args import parse_dataclass
+from .colored_noise import ColoredNoisePolicy, NoiseEpisodeCallback
+from .evaluate import episode_returns
+from .normalization import folded_observation_norm
 
 POLICY_DIR = Path(__file__).resolve().parent / "policies"
 
@@ -241,7 +242,7 @@ def train(args: Args) -> Path:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--preset"]:  # --preset ENV [overrides...]: agents/presets.py settings
-        from agents.train import main as train_preset
+        from .train import main as train_preset
 
         return train_preset(argv[1:])
     out = train(parse_args(argv))

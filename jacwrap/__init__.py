@@ -30,15 +30,16 @@ from jacwrap.errors import (
 )
 from jacwrap.sparsity import GROUND_TRUTH_THRESHOLD, LEARNED_THRESHOLD
 
-# The adapters import MJX, Playground and Stable-Baselines3 (seconds): load them on first use,
+# The adapters import MJX and Playground (seconds; the SB3 one Stable-Baselines3 too): load them on first use,
 # so that reading recordings (summary, replay) starts fast.
 _LAZY = {
     "JacobianWrapper": "jacwrap.gym_env",
     "make": "jacwrap.gym_env",
     "JacobianVectorEnv": "jacwrap.vector_env",
-    "JacobianVecEnv": "jacwrap.vector_env",
     "make_vec": "jacwrap.vector_env",
-    "make_sb3": "jacwrap.vector_env",
+    # The SB3 VecEnv needs the sb3 extra (Stable-Baselines3, torch).
+    "JacobianVecEnv": "jacwrap.sb3_env",
+    "make_sb3": "jacwrap.sb3_env",
     # Scoring a user's dynamics model against recordings (jacwrap.data).
     "score": "jacwrap.data.scoring",
 }

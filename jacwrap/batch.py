@@ -381,3 +381,6 @@ class EnvBatch:
     def episode_steps(self) -> np.ndarray:
         """Steps taken so far in each env's current episode, (B,)."""
         return self._steps.copy()
+
+    def close(self) -> None:
+        """Nothing to free (the compiled step is shared; :class:`jacwrap.batch_protocol.Batch`)."""

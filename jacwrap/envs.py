@@ -8,6 +8,7 @@ s = concat(qpos, qvel) with qpos in a tangent space (no free or ball joint).
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -162,6 +163,27 @@ def _overrides_key(overrides: dict[str, Any]) -> str:
     return json.dumps(overrides, sort_keys=True, default=repr)
 
 
+def playground_registry() -> Any:
+    """``mujoco_playground.registry``, imported without torch where torch is not loaded yet.
+
+    Playground's package import also loads its RSL-RL torch wrapper, which imports torch
+    whenever it is installed (about 9 s here, for a module jacwrap never uses). Hiding torch
+    during that one import keeps ``jacwrap.make*`` free of it; that wrapper
+    (``mujoco_playground._src.wrapper_torch``) then lacks torch in this process, unless
+    torch was imported before jacwrap built its first env.
+    """
+    if "mujoco_playground" not in sys.modules and "torch" not in sys.modules:
+        sys.modules["torch"] = None  # type: ignore[assignment]  # `import torch` fails
+        try:
+            import mujoco_playground  # noqa: F401
+        finally:
+            if sys.modules.get("torch", 0) is None:
+                del sys.modules["torch"]
+    from mujoco_playground import registry
+
+    return registry
+
+
 def load_playground(name: str, *, fresh: bool = False, **config_overrides: Any) -> Any:
     """Load a Playground DM Control task with ``impl="jax"`` (float64 enabled first).
 
@@ -179,8 +201,7 @@ def load_playground(name: str, *, fresh: bool = False, **config_overrides: Any) 
     if not fresh and key in _SHARED:
         return _SHARED[key]
     configure_jax()
-    from mujoco_playground import registry
-
+    registry = playground_registry()
     overrides = {**config_overrides, "impl": "jax"}
     env = registry.load(name, config_overrides=overrides)
     if not fresh:

@@ -50,9 +50,9 @@ def check_config_overrides(
         return
     if name not in available_envs():
         raise UnknownEnvError(name, available_envs())
-    from mujoco_playground import registry
+    from jacwrap.envs import playground_registry
 
-    config_keys = sorted(registry.get_default_config(name).keys())
+    config_keys = sorted(playground_registry().get_default_config(name).keys())
     unknown = sorted(set(overrides) - set(config_keys))
     if unknown:
         raise TypeError(

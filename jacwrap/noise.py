@@ -14,7 +14,6 @@ the episode length, so with episodes that all start together each one gets its o
 
 from __future__ import annotations
 
-import colorednoise
 import numpy as np
 
 from jacwrap.errors import JacwrapError
@@ -41,6 +40,9 @@ def colored_noise(
         return rng.standard_normal((*shape, length))
     if length == 1:  # one sample has no spectrum; colorednoise needs at least two
         return rng.standard_normal((*shape, 1))
+    from jacwrap._extras import require
+
+    colorednoise = require("sb3", "colorednoise")
     return colorednoise.powerlaw_psd_gaussian(beta, (*shape, length), random_state=rng)
 
 

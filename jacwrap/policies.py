@@ -7,6 +7,7 @@ recording header.
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Protocol
 
@@ -102,7 +103,9 @@ class SB3Policy:
     @classmethod
     def load(cls, path: Path, info: EnvInfo) -> SB3Policy:
         """Load a saved PPO ``.zip`` (CPU)."""
-        from stable_baselines3 import PPO
+        from jacwrap._extras import require
+
+        PPO = require("sb3", "stable_baselines3").PPO
 
         try:
             model = PPO.load(str(path), device="cpu")
@@ -126,6 +129,18 @@ class SB3Policy:
             std = dist.stddev.numpy().astype(np.float64)
         action = mean if self.deterministic else mean + std * self._process.sample()
         return np.clip(action, self.low, self.high)
+
+
+def policy_dir() -> Path:
+    """The shipped expert policies (``agents/policies/<Env>.zip`` in the repository), as
+    package data of ``jacwrap.agents`` (where an install of jacwrap puts them)."""
+    return Path(str(resources.files("jacwrap.agents") / "policies"))
+
+
+def shipped_policy(env_name: str) -> str | None:
+    """The path of ``env_name``'s shipped policy, or None if there is none."""
+    path = policy_dir() / f"{env_name}.zip"
+    return str(path) if path.is_file() else None
 
 
 def load_policy(spec: str, info: EnvInfo) -> Policy:

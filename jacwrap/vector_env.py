@@ -1,7 +1,8 @@
-"""Batched adapters: a Gymnasium ``VectorEnv`` and a Stable-Baselines3 ``VecEnv``.
+"""The Gymnasium ``VectorEnv`` adapter, and what the batched adapters share.
 
-Both compute the whole batch in one compiled call (:class:`jacwrap.batch.EnvBatch`) and
-auto-reset finished episodes in the same step, keeping the final observation.
+Both batched adapters (this one and :class:`jacwrap.sb3_env.JacobianVecEnv`, which needs the
+``sb3`` extra) compute the whole batch in one compiled call (:class:`jacwrap.batch.EnvBatch`)
+and auto-reset finished episodes in the same step, keeping the final observation.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from typing import Any
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
-from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 
 from jacwrap.batch import EnvBatch
+from jacwrap.batch_protocol import Batch
 from jacwrap.envs import describe, load_playground
 from jacwrap.gym_env import (
     MAKE_KEYWORDS,
@@ -23,7 +24,6 @@ from jacwrap.gym_env import (
     current_states,
     observation_space,
     render_fps,
-    step_info,
 )
 from jacwrap.render.frames import DEFAULT_HEIGHT, DEFAULT_WIDTH, RENDER_MODES, LazyRenderer
 from jacwrap.sparsity import GROUND_TRUTH_THRESHOLD, SPARSITY_KINDS
@@ -32,15 +32,21 @@ from jacwrap.sparsity import GROUND_TRUTH_THRESHOLD, SPARSITY_KINDS
 VEC_KEYWORDS: tuple[str, ...] = (*MAKE_KEYWORDS, "workers")
 
 
-def _init_batch(adapter, env, num_envs, name, jacobians, threshold, workers, overrides) -> None:
-    """The state both batched adapters share: the env's description and its batch.
-
-    ``workers > 1`` splits the batch over that many processes (a registered ``name`` is
-    needed to rebuild the env in each), the way to use several CPU cores.
+def build_batch(
+    env: Any,
+    info: Any,
+    num_envs: int,
+    *,
+    name: str | None,
+    jacobians: bool,
+    threshold: float,
+    workers: int,
+    config_overrides: dict | None,
+) -> Batch:
+    """The batch a batched adapter steps: one :class:`EnvBatch`, or, with ``workers > 1``,
+    a :class:`jacwrap.parallel.ProcessEnvBatch` over that many processes (a registered
+    ``name`` is needed to rebuild the env in each), the way to use several CPU cores.
     """
-    adapter.env_info = describe(env, name)
-    adapter.jacobians = jacobians
-    adapter.threshold = float(threshold)
     if workers > 1:
         from jacwrap.envs import available_envs
         from jacwrap.errors import UnknownEnvError
@@ -48,31 +54,27 @@ def _init_batch(adapter, env, num_envs, name, jacobians, threshold, workers, ove
 
         if name not in available_envs():
             raise UnknownEnvError(str(name), available_envs())
-        adapter._batch = ProcessEnvBatch(
+        return ProcessEnvBatch(
             name,
-            adapter.env_info,
+            info,
             num_envs,
             workers=workers,
             jacobians=jacobians,
             threshold=threshold,
-            config_overrides=overrides,
+            config_overrides=config_overrides,
         )
-    else:
-        adapter._batch = EnvBatch(
-            env, adapter.env_info, num_envs, jacobians=jacobians, threshold=threshold
-        )
+    return EnvBatch(env, info, num_envs, jacobians=jacobians, threshold=threshold)
 
 
-def _close_batch(adapter) -> None:
-    adapter._frames.close()
-    close = getattr(adapter._batch, "close", None)
-    if close is not None:
-        close()
+def close_batch(frames: LazyRenderer, batch: Batch) -> None:
+    """Free the renderer's context and the batch's workers (if it has any)."""
+    frames.close()
+    batch.close()
 
 
-def _frames_of(adapter) -> list:
+def batch_frames(frames: LazyRenderer, batch: Batch) -> list:
     """One frame per env of the batch's current states (the adapter's render mode)."""
-    return [adapter._frames.render(s) for s in current_states(adapter._batch)]
+    return [frames.render(s) for s in current_states(batch)]
 
 
 class JacobianVectorEnv(VectorEnv):
@@ -117,7 +119,19 @@ class JacobianVectorEnv(VectorEnv):
             env.mj_model, render_mode, width=width, height=height, camera=camera
         )
         self.render_mode = render_mode
-        _init_batch(self, env, num_envs, name, jacobians, threshold, workers, config_overrides)
+        self.env_info = describe(env, name)
+        self.jacobians = jacobians
+        self.threshold = float(threshold)
+        self._batch = build_batch(
+            env,
+            self.env_info,
+            num_envs,
+            name=name,
+            jacobians=jacobians,
+            threshold=threshold,
+            workers=workers,
+            config_overrides=config_overrides,
+        )
         self.num_envs = num_envs
         self.single_observation_space = observation_space(self._batch.obs_dim)
         self.single_action_space = action_space(self.env_info)
@@ -179,119 +193,18 @@ class JacobianVectorEnv(VectorEnv):
 
             logger.warn("render() called without a render_mode; pass render_mode='rgb_array'")
             return None
-        return tuple(_frames_of(self))
+        return tuple(batch_frames(self._frames, self._batch))
+
+    @property
+    def batch(self) -> Batch:
+        """The batch of envs this adapter steps (:class:`jacwrap.batch_protocol.Batch`)."""
+        return self._batch
 
     def close_extras(self, **kwargs):
-        _close_batch(self)
+        close_batch(self._frames, self._batch)
 
 
-class JacobianVecEnv(VecEnv):
-    """Stable-Baselines3 ``VecEnv`` over :class:`jacwrap.batch.EnvBatch`.
-
-    Drop-in for an SB3 script: ``PPO("MlpPolicy", jacwrap.make_sb3("CheetahRun", 16))``.
-    Each ``infos[i]`` holds the keys of :class:`jacwrap.JacobianWrapper` (views into the
-    batch arrays, no copies), plus ``terminal_observation`` and ``TimeLimit.truncated``
-    where an episode ended, as SB3 expects; observations are auto-reset. ``infos[i]["reward"]``
-    keeps the float64 reward (SB3 hands the algorithm float32 rewards).
-
-    With ``render_mode="rgb_array"``, ``get_images()`` returns each env's frame and SB3's
-    ``render()`` tiles them (``VecVideoRecorder`` works on it); ``metadata["render_fps"]``
-    is one frame per control step.
-    """
-
-    def __init__(
-        self,
-        env: Any,
-        num_envs: int,
-        *,
-        name: str | None = None,
-        jacobians: bool = True,
-        threshold: float = GROUND_TRUTH_THRESHOLD,
-        workers: int = 1,
-        config_overrides: dict | None = None,
-        render_mode: str | None = None,
-        width: int = DEFAULT_WIDTH,
-        height: int = DEFAULT_HEIGHT,
-        camera: int | str | None = None,
-    ):
-        self._frames = LazyRenderer(
-            env.mj_model, render_mode, width=width, height=height, camera=camera
-        )
-        self.render_mode = render_mode
-        _init_batch(self, env, num_envs, name, jacobians, threshold, workers, config_overrides)
-        super().__init__(  # reads self.render_mode through get_attr
-            num_envs,
-            observation_space(self._batch.obs_dim),
-            action_space(self.env_info),
-        )
-        self.metadata["render_fps"] = render_fps(self.env_info)
-        self._actions: np.ndarray | None = None
-        self._seeds: list[int | None] = [None] * num_envs
-        self._returns = np.zeros(num_envs)
-
-    def reset(self):
-        obs, _ = self._batch.reset(self._seeds)
-        self._seeds = [None] * self.num_envs
-        self._returns[:] = 0.0
-        self.reset_infos = [{} for _ in range(self.num_envs)]
-        return obs
-
-    def seed(self, seed: int | None = None):
-        self._seeds = [None if seed is None else seed + i for i in range(self.num_envs)]
-        return self._seeds
-
-    def step_async(self, actions: np.ndarray) -> None:
-        self._actions = np.asarray(actions)
-
-    def step_wait(self):
-        b = self._batch.step(self._actions.reshape(self.num_envs, -1))
-        dones = b.terminated | b.truncated
-        self._returns += b.reward
-        infos = []
-        for i in range(self.num_envs):
-            info = step_info(b, i, self.jacobians)
-            info["reward"] = float(b.reward[i])  # SB3 passes rewards as float32
-            if dones[i]:
-                info["terminal_observation"] = b.final_obs[i]
-                info["TimeLimit.truncated"] = bool(b.truncated[i])
-                info["episode"] = {
-                    "r": float(self._returns[i]),
-                    "l": int(self._batch.last_episode_length[i]),
-                }
-                self._returns[i] = 0.0
-            infos.append(info)
-        return b.obs, b.reward.astype(np.float32), dones, infos
-
-    def close(self) -> None:
-        _close_batch(self)
-
-    def get_attr(self, attr_name: str, indices=None):
-        return [getattr(self, attr_name) for _ in self._indices(indices)]
-
-    def set_attr(self, attr_name: str, value: Any, indices=None) -> None:
-        setattr(self, attr_name, value)
-
-    def env_method(self, method_name: str, *args, indices=None, **kwargs):
-        return [getattr(self, method_name)(*args, **kwargs) for _ in self._indices(indices)]
-
-    def env_is_wrapped(self, wrapper_class, indices=None):
-        return [False for _ in self._indices(indices)]
-
-    def get_images(self):
-        """Each env's frame of its current state (``None`` each without a render mode)."""
-        if self.render_mode is None:
-            return [None for _ in range(self.num_envs)]
-        return _frames_of(self)
-
-    def _indices(self, indices):
-        if indices is None:
-            return range(self.num_envs)
-        if isinstance(indices, int):
-            return [indices]
-        return indices
-
-
-def _make(adapter, name, num_envs, config_overrides, **kwargs):
+def make_adapter(adapter, name, num_envs, config_overrides, **kwargs):
     """Build the registered task ``name`` and wrap ``num_envs`` copies of it in ``adapter``."""
     check_config_overrides(name, config_overrides, VEC_KEYWORDS)
     env = load_playground(name, **config_overrides)
@@ -317,38 +230,8 @@ def make_vec(
     how the cores get used (see :mod:`jacwrap.parallel`). ``render_mode``, ``width``,
     ``height``, ``camera`` and the config overrides are as in :func:`jacwrap.make`.
     """
-    return _make(
+    return make_adapter(
         JacobianVectorEnv,
-        name,
-        num_envs,
-        config_overrides,
-        jacobians=jacobians,
-        threshold=threshold,
-        workers=workers,
-        render_mode=render_mode,
-        width=width,
-        height=height,
-        camera=camera,
-    )
-
-
-def make_sb3(
-    name: str,
-    num_envs: int,
-    *,
-    jacobians: bool = True,
-    threshold: float = GROUND_TRUTH_THRESHOLD,
-    workers: int = 1,
-    render_mode: str | None = None,
-    width: int = DEFAULT_WIDTH,
-    height: int = DEFAULT_HEIGHT,
-    camera: int | str | None = None,
-    **config_overrides: Any,
-):
-    """Stable-Baselines3 ``VecEnv`` of ``num_envs`` copies of a registered task
-    (``workers`` as in :func:`make_vec`)."""
-    return _make(
-        JacobianVecEnv,
         name,
         num_envs,
         config_overrides,

@@ -10,7 +10,7 @@ __all__ = ["ReplayApp", "run"]
 
 def __getattr__(name: str):
     if name in __all__:
-        from tui import app
+        from . import app
 
         return getattr(app, name)
     raise AttributeError(name)

@@ -10,7 +10,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tui", description=__doc__)
     parser.add_argument("file", help="a .jwr recording")
     args = parser.parse_args(argv)
-    from tui.app import run
+    from .app import run
 
     return run(args.file)
 

@@ -23,8 +23,8 @@ from textual.timer import Timer
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
-from tui.episode import Cancelled, EpisodeView
-from tui.messages import (
+from .episode import Cancelled, EpisodeView
+from .messages import (
     BlockLoaded,
     EpisodeLoaded,
     FitsFound,
@@ -35,7 +35,7 @@ from tui.messages import (
     RobotUnavailable,
     describe_error,
 )
-from tui.playback import (
+from .playback import (
     DEFAULT_SPEED_INDEX,
     SPEEDS,
     change_speed,
@@ -43,18 +43,18 @@ from tui.playback import (
     playback_target,
     tick_plan,
 )
-from tui.robot import RobotRenderer, RobotRequest, unavailable_message
-from tui.screens.episodes import EpisodePicker
-from tui.screens.error import ErrorScreen
-from tui.screens.help import HelpScreen
-from tui.screens.seek import SeekScreen
-from tui.source import RecordingSource
-from tui.widgets.bars import SparsityBars
-from tui.widgets.fit import FitPanel, render_fit
-from tui.widgets.heatmap import HeatmapData, JacobianHeatmap
-from tui.widgets.robot import RobotView, half_blocks
-from tui.widgets.stats import EpisodePanel, SelectedPanel, render_episode, render_selected
-from tui.widgets.trace import EpisodeTrace
+from .robot import RobotRenderer, RobotRequest, unavailable_message
+from .screens.episodes import EpisodePicker
+from .screens.error import ErrorScreen
+from .screens.help import HelpScreen
+from .screens.seek import SeekScreen
+from .source import RecordingSource
+from .widgets.bars import SparsityBars
+from .widgets.fit import FitPanel, render_fit
+from .widgets.heatmap import HeatmapData, JacobianHeatmap
+from .widgets.robot import RobotView, half_blocks
+from .widgets.stats import EpisodePanel, SelectedPanel, render_episode, render_selected
+from .widgets.trace import EpisodeTrace
 
 STEP = Binding.Group("step", compact=True)
 ENDS = Binding.Group("jump", compact=True)

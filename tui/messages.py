@@ -6,7 +6,7 @@ from typing import Any
 
 from textual.message import Message
 
-from tui.episode import EpisodeView
+from .episode import EpisodeView
 
 
 class RecordingOpened(Message):

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tui.episode import EpisodeView, build_episode_view
+from .episode import EpisodeView, build_episode_view
 
 BLOCK_STEPS = 256
 MAX_BLOCKS = 8

@@ -37,6 +37,9 @@ def tsne_embed(
 
     ``threads`` caps scikit-learn's native thread pools (None: no cap).
     """
+    from jacwrap._extras import require
+
+    require("analysis", "sklearn")
     from sklearn.manifold import TSNE
     from threadpoolctl import threadpool_limits
 

@@ -11,11 +11,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter, ScalarFormatter
 
-from jacwrap.analysis.accumulators import HIST_EDGES
+from jacwrap._extras import require
+
+require("analysis", "matplotlib")
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
+
+from jacwrap.analysis.accumulators import HIST_EDGES  # noqa: E402
 
 _DPI = 120
 

@@ -10,13 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-#: Shipped expert policies (agents/policies/<Env>.zip), looked up next to the package.
-POLICY_DIR = Path(__file__).resolve().parents[2] / "agents" / "policies"
-
-
-def shipped_policy(env_name: str) -> str | None:
-    path = POLICY_DIR / f"{env_name}.zip"
-    return str(path) if path.exists() else None
+from jacwrap.policies import shipped_policy
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -58,6 +52,9 @@ def run(args: argparse.Namespace) -> int:
     if args.no_replay or not (sys.stdin.isatty() and sys.stdout.isatty()):
         print(f"replay it with: jacwrap replay {path}")
         return 0
-    from tui.app import run as run_app
+    from jacwrap._extras import require
+
+    require("tui", "textual")
+    from jacwrap.tui.app import run as run_app
 
     return run_app(path)

@@ -1,4 +1,5 @@
-"""``jacwrap replay FILE``: play a recording back in the terminal (the Textual app in ``tui``)."""
+"""``jacwrap replay FILE``: play a recording back in the terminal (the Textual app in
+``jacwrap.tui``, the repository's ``tui/``; needs the ``tui`` extra)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tui.app import run as run_app  # Textual is imported only by this command
+    from jacwrap._extras import require
+
+    require("tui", "textual")  # Textual is imported only by this command
+    from jacwrap.tui.app import run as run_app
 
     return run_app(args.file)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from jacwrap import _extras
 from jacwrap.errors import JacwrapError
 
 
@@ -13,7 +14,7 @@ class ExportExistsError(DataError, FileExistsError):
     """The export's destination exists already (pass ``overwrite=True`` / ``--overwrite``)."""
 
 
-class MissingExtraError(DataError, ImportError):
+class MissingExtraError(DataError, _extras.MissingExtraError):
     """A package of an optional extra is not installed; the message names the extra."""
 
 
@@ -23,11 +24,4 @@ class ModelError(DataError):
 
 def require(module: str, extra: str = "export"):
     """Import ``module`` or raise :class:`MissingExtraError` naming ``jacwrap[extra]``."""
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise MissingExtraError(
-            f"{module} is not installed: pip install 'jacwrap[{extra}]' ({exc})"
-        ) from exc
+    return _extras.require(extra, module, error=MissingExtraError)

@@ -33,13 +33,18 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
-import torch
 
-from jacwrap.data.errors import DataError
-from jacwrap.data.sources import check_compatible, open_sources
-from jacwrap.data.stats import NormalizationStats, normalize_field
-from jacwrap.fit.normalize import Normalization
-from jacwrap.recording import Steps, open_recording
+from jacwrap._extras import require
+
+require("sb3", "torch")
+
+import torch  # noqa: E402
+
+from jacwrap.data.errors import DataError  # noqa: E402
+from jacwrap.data.sources import check_compatible, open_sources  # noqa: E402
+from jacwrap.data.stats import NormalizationStats, normalize_field  # noqa: E402
+from jacwrap.fit.normalize import Normalization  # noqa: E402
+from jacwrap.recording import Steps, open_recording  # noqa: E402
 
 DEFAULT_FIELDS = ("state", "action", "next_state", "jac_state", "jac_action")
 FIELD_NAMES = tuple(f.name for f in dataclasses.fields(Steps))

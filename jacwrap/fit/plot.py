@@ -41,6 +41,9 @@ def plot_fit_comparison(summaries, path: str | Path, kind: str = "combined") -> 
 
     ``kind`` picks the sparsity shown: ``state``, ``action`` or ``combined``.
     """
+    from jacwrap._extras import require
+
+    require("fit", "matplotlib")
     import matplotlib
 
     matplotlib.use("Agg")

@@ -25,13 +25,18 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
-from jacwrap._jax_setup import configure_jax
-from jacwrap.data.metrics import MetricSums, metric_sums
-from jacwrap.fit.data import FitData, split_indices
-from jacwrap.fit.losses import check_mode, jacobian_term, needs_jacobian, state_mse
-from jacwrap.fit.model import (
+from jacwrap._extras import require
+
+require("fit", "optax")
+
+import optax  # noqa: E402
+
+from jacwrap._jax_setup import configure_jax  # noqa: E402
+from jacwrap.data.metrics import MetricSums, metric_sums  # noqa: E402
+from jacwrap.fit.data import FitData, split_indices  # noqa: E402
+from jacwrap.fit.losses import check_mode, jacobian_term, needs_jacobian, state_mse  # noqa: E402
+from jacwrap.fit.model import (  # noqa: E402
     DynamicsModel,
     ModelConfig,
     NormArrays,
@@ -41,9 +46,9 @@ from jacwrap.fit.model import (
     init_params,
     next_state_n,
 )
-from jacwrap.fit.normalize import Normalization, normalize_jacobian
-from jacwrap.fit.summary import HISTORY_KEYS
-from jacwrap.sparsity import LEARNED_THRESHOLD, SPARSITY_KINDS
+from jacwrap.fit.normalize import Normalization, normalize_jacobian  # noqa: E402
+from jacwrap.fit.summary import HISTORY_KEYS  # noqa: E402
+from jacwrap.sparsity import LEARNED_THRESHOLD, SPARSITY_KINDS  # noqa: E402
 
 
 @dataclass(frozen=True)

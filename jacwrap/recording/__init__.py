@@ -36,7 +36,11 @@ def __getattr__(name: str):
         from jacwrap.recording.rollout import record_rollouts
 
         return record_rollouts
-    if name in ("RecorderWrapper", "VectorRecorder", "SB3Recorder", "record_env"):
+    if name == "SB3Recorder":  # needs the sb3 extra
+        from jacwrap.recording.sb3_recorder import SB3Recorder
+
+        return SB3Recorder
+    if name in ("RecorderWrapper", "VectorRecorder", "record_env"):
         from jacwrap.recording import recorder
 
         return getattr(recorder, name)

@@ -22,24 +22,13 @@ from typing import Any
 import numpy as np
 import zstandard
 
+from jacwrap.recording import schema
+
 CODEC_NAME = "jwr-columns-1"
 DEFAULT_LEVEL = 1  # chosen for write speed (docs/FORMAT.md, BENCHMARKS.md)
 
-#: (name, transform) in payload order; the ``zero_masks`` column exists only for float32.
-#: ``T`` = element-major (each element's time series contiguous); chosen by measurement on
-#: CheetahRun rollouts (docs/FORMAT.md).
-COLUMNS = (
-    ("obs", "T+shuffle"),
-    ("action", "shuffle"),
-    ("reward", "raw"),
-    ("flags", "raw"),
-    ("state", "xor-prev-next_state+shuffle"),
-    ("next_state", "T+shuffle"),
-    ("jac_state", "xor-delta+T+shuffle"),
-    ("jac_action", "xor-delta+T+shuffle"),
-    ("sparsity", "raw"),
-    ("zero_masks", "packbits+xor-delta"),
-)
+#: (name, transform) in payload order (:data:`jacwrap.recording.schema.COLUMNS`).
+COLUMNS = tuple((c.name, c.transform) for c in schema.COLUMNS)
 TRANSFORMS = dict(COLUMNS)
 
 
@@ -55,20 +44,7 @@ def codec_description(jac_dtype: str, level: int) -> dict[str, Any]:
 
 def column_specs(n: int, m: int, obs_dim: int, jac_dtype: str) -> list[tuple[str, tuple, str]]:
     """(name, per-step shape, dtype) of every stored column, in payload order."""
-    specs = [
-        ("obs", (obs_dim,), "<f4"),
-        ("action", (m,), "<f8"),
-        ("reward", (), "<f8"),
-        ("flags", (), "u1"),
-        ("state", (n,), "<f8"),
-        ("next_state", (n,), "<f8"),
-        ("jac_state", (n, n), "<f8" if jac_dtype == "float64" else "<f4"),
-        ("jac_action", (n, m), "<f8" if jac_dtype == "float64" else "<f4"),
-        ("sparsity", (3,), "<f8"),
-    ]
-    if jac_dtype == "float32":
-        specs.append(("zero_masks", ((n * (n + m) + 7) // 8,), "u1"))
-    return specs
+    return schema.column_specs(schema.Dims(n, m, obs_dim), jac_dtype)
 
 
 def raw_size(k: int, specs: list[tuple[str, tuple, str]]) -> int:
@@ -107,11 +83,12 @@ def unshuffle(buf: bytes | memoryview, dtype: np.dtype, shape: tuple) -> np.ndar
 
 
 def pack_flags(terminated, truncated, finite) -> np.ndarray:
-    return (
-        np.asarray(terminated, bool).astype(np.uint8)
-        | (np.asarray(truncated, bool).astype(np.uint8) << 1)
-        | (np.asarray(finite, bool).astype(np.uint8) << 2)
-    )
+    """One byte per step, bits :data:`jacwrap.recording.schema.FLAG_BITS`."""
+    values = {"terminated": terminated, "truncated": truncated, "finite": finite}
+    out = np.zeros(np.shape(terminated), np.uint8)
+    for name, bit in schema.FLAG_BITS.items():
+        out |= np.asarray(values[name], bool).astype(np.uint8) << bit
+    return out
 
 
 # -- chunk payload ------------------------------------------------------------------------------
@@ -165,9 +142,8 @@ def decode_columns(
         transform = TRANSFORMS[name]
         if name == "flags":
             flags = np.frombuffer(block, np.uint8)
-            out["terminated"] = (flags & 1).astype(bool)
-            out["truncated"] = (flags & 2).astype(bool)
-            out["finite"] = (flags & 4).astype(bool)
+            for flag, bit in schema.FLAG_BITS.items():
+                out[flag] = (flags & (1 << bit)).astype(bool)
         elif name == "zero_masks":
             packed = xor_undelta(np.frombuffer(block, np.uint8).reshape(full))
             bits = np.unpackbits(packed, axis=1, count=n * (n + m)).astype(bool)

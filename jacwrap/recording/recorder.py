@@ -2,7 +2,8 @@
 
 - :class:`RecorderWrapper` wraps a single env from :func:`jacwrap.make` (Gymnasium).
 - :class:`VectorRecorder` wraps a Gymnasium vector env from :func:`jacwrap.make_vec`.
-- :class:`SB3Recorder` wraps a Stable-Baselines3 VecEnv from :func:`jacwrap.make_sb3`.
+- :class:`jacwrap.recording.sb3_recorder.SB3Recorder` wraps a Stable-Baselines3 VecEnv from
+  :func:`jacwrap.make_sb3` (the ``sb3`` extra).
 
 They read the Jacobians from the ``info`` dicts, so the wrapped env must be a jacwrap env
 with ``jacobians=True``. The file is created at the first ``reset`` (so the header can
@@ -21,15 +22,14 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium.vector import VectorWrapper
-from stable_baselines3.common.vec_env import VecEnvWrapper
 
+from jacwrap.recording import schema
 from jacwrap.recording.errors import RecordingError, RecordingExistsError
 from jacwrap.recording.header import RecordingHeader
 from jacwrap.recording.writer import RecordingWriter
-from jacwrap.sparsity import SPARSITY_KINDS
 
 
-class _Sink:
+class RecordingSink:
     """Creates the writer lazily (at the first reset) and closes it at exit if needed."""
 
     def __init__(
@@ -48,11 +48,9 @@ class _Sink:
             raise RecordingExistsError(
                 f"{self.path}: a file already exists (pass overwrite=True to replace it)"
             )
+        # Every jacwrap adapter has env_info, threshold and jacobians (its batch's settings).
         info = getattr(env, "env_info", None)
-        # The vector adapters keep the threshold on their EnvBatch.
         threshold = getattr(env, "threshold", None)
-        if threshold is None:
-            threshold = getattr(getattr(env, "_batch", None), "threshold", None)
         if info is None or threshold is None or not getattr(env, "jacobians", False):
             raise RecordingError(
                 f"{self.path}: a recorder needs a jacwrap env with jacobians=True "
@@ -111,7 +109,7 @@ class RecorderWrapper(gym.Wrapper):
     ):
         super().__init__(env)
         obs_dim = int(np.prod(env.observation_space.shape))
-        self._sink = _Sink(
+        self._sink = RecordingSink(
             path, env.unwrapped, obs_dim, policy, jac_dtype, overwrite, extra, writer_kwargs
         )
         self._obs: np.ndarray | None = None
@@ -141,12 +139,7 @@ class RecorderWrapper(gym.Wrapper):
             reward=reward,
             terminated=terminated,
             truncated=truncated,
-            state=info["state"],
-            next_state=info["next_state"],
-            jac_state=info["jac_state"],
-            jac_action=info["jac_action"],
-            sparsity=[info["sparsity"][k] for k in SPARSITY_KINDS],
-            finite=info["jac_finite"],
+            **schema.info_columns(info),
         )
         self._obs = np.asarray(obs)
         self._in_episode = not (terminated or truncated)
@@ -155,18 +148,6 @@ class RecorderWrapper(gym.Wrapper):
     def close(self):
         self._sink.close()
         super().close()
-
-
-def _batch_rows(infos: dict[str, Any]) -> dict[str, np.ndarray]:
-    sp = infos["sparsity"]
-    return {
-        "state": infos["state"],
-        "next_state": infos["next_state"],
-        "jac_state": infos["jac_state"],
-        "jac_action": infos["jac_action"],
-        "sparsity": np.stack([np.asarray(sp[k], np.float64) for k in SPARSITY_KINDS], -1),
-        "finite": infos["jac_finite"],
-    }
 
 
 class VectorRecorder(VectorWrapper):
@@ -193,7 +174,7 @@ class VectorRecorder(VectorWrapper):
         if mode is not None and getattr(mode, "name", str(mode)) != "SAME_STEP":
             raise RecordingError(f"{path}: VectorRecorder needs SAME_STEP autoreset, got {mode}")
         obs_dim = int(np.prod(env.single_observation_space.shape))
-        self._sink = _Sink(
+        self._sink = RecordingSink(
             path, env.unwrapped, obs_dim, policy, jac_dtype, overwrite, extra, writer_kwargs
         )
         self._obs: np.ndarray | None = None
@@ -222,7 +203,7 @@ class VectorRecorder(VectorWrapper):
             reward=reward,
             terminated=terminated,
             truncated=truncated,
-            **_batch_rows(infos),
+            **schema.info_columns(infos),
         )
         self._obs = np.asarray(obs)
         self._running = ~(np.asarray(terminated) | np.asarray(truncated))
@@ -233,110 +214,27 @@ class VectorRecorder(VectorWrapper):
         return super().close(**kwargs)
 
 
-def _sb3_reward_dtype(base) -> str:
-    """jacwrap's SB3 VecEnv keeps the float64 reward in its infos; other VecEnvs do not."""
-    from jacwrap.vector_env import JacobianVecEnv
-
-    return "float64" if isinstance(base, JacobianVecEnv) else "float32 (SB3 VecEnv)"
-
-
-class SB3Recorder(VecEnvWrapper):
-    """Record every step of a :func:`jacwrap.make_sb3` VecEnv (``PPO(..., SB3Recorder(venv,
-    "run.jwr"))``). SB3 passes rewards as float32; the float64 ``reward`` that
-    jacwrap's SB3 VecEnv puts in its infos is recorded instead. Same arguments as :class:`RecorderWrapper`.
-    """
-
-    def __init__(
-        self,
-        venv,
-        path: str | os.PathLike,
-        *,
-        policy: str = "",
-        jac_dtype: str = "float64",
-        overwrite: bool = False,
-        extra: dict | None = None,
-        **writer_kwargs: Any,
-    ):
-        super().__init__(venv)
-        obs_dim = int(np.prod(venv.observation_space.shape))
-        base = venv.unwrapped if hasattr(venv, "unwrapped") else venv
-        self._sink = _Sink(
-            path,
-            base,
-            obs_dim,
-            policy,
-            jac_dtype,
-            overwrite,
-            {"reward_dtype": _sb3_reward_dtype(base), **(extra or {})},
-            writer_kwargs,
-        )
-        self._obs: np.ndarray | None = None
-        self._actions: np.ndarray | None = None
-        self._running = np.zeros(venv.num_envs, bool)
-
-    @property
-    def path(self) -> Path:
-        return self._sink.path
-
-    def reset(self):
-        seeds = getattr(self.venv, "_seeds", [None])
-        writer = self._sink.open(seeds[0] if seeds and isinstance(seeds[0], int) else None)
-        for i in np.flatnonzero(self._running):
-            writer.end_episode(int(i))
-        obs = self.venv.reset()
-        self._obs = np.asarray(obs)
-        self._running[:] = False
-        return obs
-
-    def step_async(self, actions) -> None:
-        self._actions = np.asarray(actions)
-        self.venv.step_async(actions)
-
-    def step_wait(self):
-        obs, rewards, dones, infos = self.venv.step_wait()
-        dones = np.asarray(dones, bool)
-        truncated = np.array([bool(i.get("TimeLimit.truncated", False)) for i in infos]) & dones
-        reward = np.array([i.get("reward", r) for i, r in zip(infos, rewards, strict=True)])
-        stacked = {
-            "state": np.stack([i["state"] for i in infos]),
-            "next_state": np.stack([i["next_state"] for i in infos]),
-            "jac_state": np.stack([i["jac_state"] for i in infos]),
-            "jac_action": np.stack([i["jac_action"] for i in infos]),
-            "sparsity": np.array([[i["sparsity"][k] for k in SPARSITY_KINDS] for i in infos]),
-            "finite": np.array([i["jac_finite"] for i in infos]),
-        }
-        n = self._obs.shape[0]
-        self._sink.writer.add_batch(
-            obs=self._obs,
-            action=self._actions.reshape(n, -1),
-            reward=reward,
-            terminated=dones & ~truncated,
-            truncated=truncated,
-            **stacked,
-        )
-        self._obs = np.asarray(obs)
-        self._running = ~dones
-        return obs, rewards, dones, infos
-
-    def close(self) -> None:
-        self._sink.close()
-        self.venv.close()
-
-
 def record_env(env: Any, path: str | os.PathLike, **kwargs: Any) -> Any:
     """Wrap any jacwrap env in the matching recorder: the one extra line in a script.
 
     >>> env = record_env(jacwrap.make_sb3("CheetahRun", 16), "runs/ppo.jwr", policy="ppo")
 
     A Gymnasium ``Env`` gets :class:`RecorderWrapper`, a Gymnasium ``VectorEnv``
-    :class:`VectorRecorder`, a Stable-Baselines3 ``VecEnv`` :class:`SB3Recorder`; keyword
+    :class:`VectorRecorder`, a Stable-Baselines3 ``VecEnv`` ``SB3Recorder``; keyword
     arguments are passed on.
     """
-    from gymnasium.vector import VectorEnv
-    from stable_baselines3.common.vec_env import VecEnv
+    import sys
 
-    if isinstance(env, VecEnv):
-        return SB3Recorder(env, path, **kwargs)
+    from gymnasium.vector import VectorEnv
+
+    # An SB3 VecEnv exists only where Stable-Baselines3 is imported: do not import it here.
+    if "stable_baselines3" in sys.modules:
+        from stable_baselines3.common.vec_env import VecEnv
+
+        if isinstance(env, VecEnv):
+            from jacwrap.recording.sb3_recorder import SB3Recorder
+
+            return SB3Recorder(env, path, **kwargs)
     if isinstance(env, VectorEnv):
         return VectorRecorder(env, path, **kwargs)
     if isinstance(env, gym.Env):

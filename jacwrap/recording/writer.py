@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from jacwrap.recording import codec, format
+from jacwrap.recording import codec, format, schema
 from jacwrap.recording.errors import RecordingError, RecordingExistsError, over_limit
 from jacwrap.recording.header import FORMAT_VERSION, RecordingHeader, encode_header
 from jacwrap.sparsity import jacobians_finite, sparsity_triplet
@@ -85,20 +85,7 @@ class RecordingWriter:
         self._chunks: list[tuple[int, int, int, int]] = []
         self._episodes: list[list[Any]] = []  # [env, start, length, ret, complete]
         self._num_steps = 0
-        n, m = header.n, header.m
-        self._layout = {
-            "obs": ((header.obs_dim,), np.float32),
-            "action": ((m,), np.float64),
-            "reward": ((), np.float64),
-            "terminated": ((), bool),
-            "truncated": ((), bool),
-            "state": ((n,), np.float64),
-            "next_state": ((n,), np.float64),
-            "jac_state": ((n, n), np.float64),
-            "jac_action": ((n, m), np.float64),
-            "sparsity": ((3,), np.float64),
-            "finite": ((), bool),
-        }
+        self._layout = schema.field_layout(schema.Dims(header.n, header.m, header.obs_dim))
         # chunk in progress
         self._chunk = _Columns(self._layout, self.chunk_steps)
         self._segments: list[list[Any]] = []  # [episode, env, t0, count, ends, ret]

@@ -60,6 +60,9 @@ def sparsity_strip(sparsity: np.ndarray, width: int, height: int) -> SparsityStr
 
     Non-finite steps (NaN sparsity) leave gaps in the curves.
     """
+    from jacwrap._extras import require
+
+    require("render", "matplotlib")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

@@ -8,7 +8,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from tui.playback import SeekError, parse_seek
+from ..playback import SeekError, parse_seek
 
 
 class SeekScreen(ModalScreen[int | None]):

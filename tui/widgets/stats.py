@@ -10,8 +10,8 @@ import math
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.episode import EpisodeView
-from tui.widgets.heatmap import HeatmapData, format_value, variable_codes
+from ..episode import EpisodeView
+from ..widgets.heatmap import HeatmapData, format_value, variable_codes
 
 
 def _num(x: float) -> str:
