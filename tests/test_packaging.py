@@ -98,7 +98,9 @@ def test_make_vec_imports_no_torch_even_where_torch_is_installed():
     code = (
         "import sys, jacwrap\n"
         "venv = jacwrap.make_vec('CartpoleBalance', 2)\n"
-        "assert venv.batch.obs_dim == 5\n"
+        "from jacwrap.batch_protocol import Batch\n"
+        "venv.reset(seed=0)\n"  # the Protocol's state property exists after a reset
+        "assert isinstance(venv.batch, Batch) and venv.batch.obs_dim == 5\n"
         f"heavy = {HEAVY!r}\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m in heavy))\n"
         "import torch, mujoco_playground\n"  # and torch still imports afterwards
