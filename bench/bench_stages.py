@@ -14,6 +14,10 @@ stack (file names):
 - integration: ``euler`` (``_advance``, ``_integrate_pos``);
 - env: everything else (observation, reward, jacfwd's assembly, the sparsity).
 
+The process runs on one core (pinned, XLA's Eigen threads off, as ``workers`` run), so the
+profile is per core and other jobs on the machine do not turn XLA's thread hand-offs inside
+the solver loop into waits (unpinned at load 13, CheetahRun's Jacobian step took 2.2 s a
+call, ~90x a quiet machine's, 96 % of it in the solver); ``--no-pin`` runs it as is.
 The wall time per call is the minimum over ``--repeats`` runs outside the profiler; the
 stage shares come from the profiled runs (their sum of thunk times, which on several
 threads may exceed the wall time), so a stage's ms = its share x the wall time.
@@ -207,7 +211,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--envs", nargs="+", default=["CheetahRun", "WalkerRun", "SwimmerSwimmer6"])
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=20, help="timed calls (minimum reported)")
+    ap.add_argument("--no-pin", action="store_true", help="do not pin the process to one core")
     args = ap.parse_args(argv)
+    if not args.no_pin:
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+        flags = os.environ.get("XLA_FLAGS", "")
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false".strip()
 
     import jax
 
@@ -216,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"# jacwrap MJX stage profile  {time.strftime('%Y-%m-%d')}  {platform.machine()}, "
         f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, jax {jax.__version__}, "
-        f"batch {args.batch}"
+        f"batch {args.batch}, {'unpinned' if args.no_pin else 'pinned to one core'}"
     )
     print()
     print("| env | step | ms / call (min) | " + " | ".join(f"{s} % (ms)" for s in STAGES) + " |")
