@@ -19,7 +19,7 @@ COMMON = {
     "eval_freq": 81_920,
 }
 
-BRAX_COMMON = {"seed": 1, "num_evals": 25, "eval_episodes": 30}
+BRAX_COMMON = {"seed": 1, "num_evals": 16, "eval_episodes": 30}
 """Brax presets (``"trainer": "brax"``): everything else is ``agents.train_brax.Args``'
 defaults, SB3's shipped settings in Brax's terms (128 envs x 64 steps per update, 16
 minibatches of 512, 10 epochs, lr 3e-4, gamma 0.99, GAE lambda 0.95, clip 0.2, ent 0,
@@ -37,7 +37,11 @@ PRESETS: dict[str, dict] = {
         "seed": 3,
     },
     "FingerSpin": {"total_timesteps": 2_007_040},
-    "BallInCup": {"total_timesteps": 1_499_136},
+    "BallInCup": {  # Brax; gamma 0.95 as Playground's BallInCup (sparse catch reward)
+        "trainer": "brax",
+        "total_timesteps": 2_000_000,
+        "gamma": 0.95,
+    },
     "FingerTurnEasy": {"total_timesteps": 2_498_560, "eval_episodes": 30},
     "SwimmerSwimmer6": {"total_timesteps": 2_007_040, "eval_episodes": 30},
     "CheetahRun": {"total_timesteps": 2_007_040, "eval_episodes": 30},

@@ -29,9 +29,11 @@ def run_settings(candidate: Path) -> dict:
     """The candidate run's ``args.json`` fields that differ from its trainer's defaults."""
     import dataclasses
 
-    args_file = candidate.parent / "args.json"
-    if not args_file.exists():
+    found = [d / "args.json" for d in (candidate.parent, candidate.parent.parent)]
+    found = [f for f in found if f.exists()]  # best.zip beside it, checkpoints/ one level down
+    if not found:
         return {}
+    args_file = found[0]
     args = json.loads(args_file.read_text())
     if "unroll_length" in args:
         from agents.train_brax import Args

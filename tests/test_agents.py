@@ -420,3 +420,5 @@ def test_ship_reads_the_settings_a_preset_needs(tmp_path):
     assert settings == {"trainer": "brax", "gamma": 0.95, "total_timesteps": 2_000_000}
     (run / "args.json").write_text(json.dumps(dataclasses.asdict(Args(beta=0.5, seed=3))))
     assert run_settings(run / "best.zip") == {"trainer": "sb3", "beta": 0.5, "seed": 3}
+    assert run_settings(run / "checkpoints" / "step_8.zip")["seed"] == 3  # args.json above
+    assert run_settings(tmp_path / "elsewhere.zip") == {}
