@@ -34,7 +34,12 @@ if client == "gymnasium.make (1 env)":
     n = 1
     env = gym.make(env_id)
     env.reset(seed=0)
-    step = lambda a: env.step(a[0])
+
+    def step(a):
+        out = env.step(a[0])
+        if out[2] or out[3]:  # episode over: a single env does not auto-reset
+            env.reset()
+        return out
 elif client == "make_vec_env":
     from stable_baselines3.common.env_util import make_vec_env
     env = make_vec_env(env_id, n_envs=n, seed=0)
