@@ -133,9 +133,8 @@ def compiled_batch(
 #: On CPU, the largest batch that one compiled step covers. A bigger batch is stepped as
 #: sub-batches of this size, each a call of the same compiled step (the last one padded), so
 #: compile time and code size stay those of this batch whatever ``num_envs`` is: vmapped
-#: whole, CheetahRun's batch 128 took minutes to compile or never finished, and mapping the
-#: sub-batches inside one call (``lax.map``) made its step 17x slower (BENCHMARKS.md). On
-#: GPU/TPU the whole batch is one call.
+#: whole, CheetahRun's batch 128 took minutes to compile or never finished (BENCHMARKS.md).
+#: On GPU/TPU the whole batch is one call.
 SUB_BATCH = 32
 
 
