@@ -16,11 +16,10 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnv  # noqa: E402
 
 from jacwrap.batch import BatchStep  # noqa: E402
 from jacwrap.batch_protocol import Batch  # noqa: E402
-from jacwrap.envs import describe  # noqa: E402
 from jacwrap.gym_env import action_space, observation_space, render_fps, step_info  # noqa: E402
-from jacwrap.render.frames import DEFAULT_HEIGHT, DEFAULT_WIDTH, LazyRenderer  # noqa: E402
+from jacwrap.render.frames import DEFAULT_HEIGHT, DEFAULT_WIDTH  # noqa: E402
 from jacwrap.sparsity import GROUND_TRUTH_THRESHOLD  # noqa: E402
-from jacwrap.vector_env import batch_frames, build_batch, close_batch, make_adapter  # noqa: E402
+from jacwrap.vector_env import batch_frames, build_parts, close_batch, make_adapter  # noqa: E402
 
 
 class JacobianVecEnv(VecEnv):
@@ -52,23 +51,23 @@ class JacobianVecEnv(VecEnv):
         height: int = DEFAULT_HEIGHT,
         camera: int | str | None = None,
     ):
-        self._frames = LazyRenderer(
-            env.mj_model, render_mode, width=width, height=height, camera=camera
-        )
-        self.render_mode = render_mode
-        self.env_info = describe(env, name)
-        self.jacobians = jacobians
-        self.threshold = float(threshold)
-        self._batch = build_batch(
+        parts = build_parts(
             env,
-            self.env_info,
             num_envs,
             name=name,
             jacobians=jacobians,
             threshold=threshold,
             workers=workers,
             config_overrides=config_overrides,
+            render_mode=render_mode,
+            width=width,
+            height=height,
+            camera=camera,
         )
+        self._frames, self.env_info, self._batch = parts.frames, parts.env_info, parts.batch
+        self.render_mode = render_mode
+        self.jacobians = jacobians
+        self.threshold = float(threshold)
         super().__init__(  # reads self.render_mode through get_attr
             num_envs,
             observation_space(self._batch.obs_dim),

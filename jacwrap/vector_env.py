@@ -8,6 +8,7 @@ and auto-reset finished episodes in the same step, keeping the final observation
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ from gymnasium.vector.utils import batch_space
 
 from jacwrap.batch import EnvBatch
 from jacwrap.batch_protocol import Batch
-from jacwrap.envs import describe, load_playground
+from jacwrap.envs import EnvInfo, describe, load_playground
 from jacwrap.gym_env import (
     MAKE_KEYWORDS,
     action_space,
@@ -64,6 +65,46 @@ def build_batch(
             config_overrides=config_overrides,
         )
     return EnvBatch(env, info, num_envs, jacobians=jacobians, threshold=threshold)
+
+
+@dataclass(frozen=True)
+class BatchedParts:
+    """What both batched adapters are built from: renderer, env description and batch."""
+
+    frames: LazyRenderer
+    env_info: EnvInfo
+    batch: Batch
+
+
+def build_parts(
+    env: Any,
+    num_envs: int,
+    *,
+    name: str | None,
+    jacobians: bool,
+    threshold: float,
+    workers: int,
+    config_overrides: dict | None,
+    render_mode: str | None,
+    width: int,
+    height: int,
+    camera: int | str | None,
+) -> BatchedParts:
+    """The renderer (no GL context until the first frame), the env's description and its
+    batch (:func:`build_batch`), for :class:`JacobianVectorEnv` and the SB3 VecEnv alike."""
+    frames = LazyRenderer(env.mj_model, render_mode, width=width, height=height, camera=camera)
+    info = describe(env, name)
+    batch = build_batch(
+        env,
+        info,
+        num_envs,
+        name=name,
+        jacobians=jacobians,
+        threshold=threshold,
+        workers=workers,
+        config_overrides=config_overrides,
+    )
+    return BatchedParts(frames, info, batch)
 
 
 def close_batch(frames: LazyRenderer, batch: Batch) -> None:
@@ -115,23 +156,23 @@ class JacobianVectorEnv(VectorEnv):
         height: int = DEFAULT_HEIGHT,
         camera: int | str | None = None,
     ):
-        self._frames = LazyRenderer(
-            env.mj_model, render_mode, width=width, height=height, camera=camera
-        )
-        self.render_mode = render_mode
-        self.env_info = describe(env, name)
-        self.jacobians = jacobians
-        self.threshold = float(threshold)
-        self._batch = build_batch(
+        parts = build_parts(
             env,
-            self.env_info,
             num_envs,
             name=name,
             jacobians=jacobians,
             threshold=threshold,
             workers=workers,
             config_overrides=config_overrides,
+            render_mode=render_mode,
+            width=width,
+            height=height,
+            camera=camera,
         )
+        self._frames, self.env_info, self._batch = parts.frames, parts.env_info, parts.batch
+        self.render_mode = render_mode
+        self.jacobians = jacobians
+        self.threshold = float(threshold)
         self.num_envs = num_envs
         self.single_observation_space = observation_space(self._batch.obs_dim)
         self.single_action_space = action_space(self.env_info)
