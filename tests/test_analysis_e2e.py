@@ -2,7 +2,7 @@
 
 The oracles recompute the statistics from the stored Jacobian *values* with plain Python
 loops (|J| < threshold; runs by walking each element's series), independently of the
-streaming accumulators and of :mod:`jacwrap.runs`.
+streaming accumulators and of :mod:`jacwrap.episode_stats`.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 All file reads and statistics run in thread workers (one exclusive group per kind of
 work) that post :mod:`tui.messages` back to the UI thread; the UI only renders what is
 already in memory. Decoding is :mod:`jacwrap.recording`'s and statistics are
-:mod:`jacwrap.runs`' (through :class:`tui.source.RecordingSource`).
+:mod:`jacwrap.episode_stats`' (through :class:`tui.source.RecordingSource`).
 """
 
 from __future__ import annotations

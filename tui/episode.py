@@ -4,7 +4,8 @@ Built by streaming the episode's chunks (``Recording.iter_chunks(episode=i)``): 
 light per-step series and the boolean zero masks are kept, never the Jacobian values
 (those are read in small blocks around the current step, see :mod:`tui.source`). Memory
 is about ``32 + n*(n+m)`` bytes a step of the current episode, whatever the file size.
-Run lengths come from :mod:`jacwrap.runs`; nothing here recomputes them.
+Run statistics come from :func:`jacwrap.episode_stats.episode_stats` (the same code as
+``jacwrap summary`` and ``jacwrap analyze``); nothing here recomputes them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from jacwrap.runs import RunStats, current_run, run_stats
+from jacwrap.episode_stats import RunLengths, current_run, episode_stats
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,8 @@ class EpisodeView:
     finite: np.ndarray  # (T,) bool
     zero_state: np.ndarray  # (T, n, n) bool
     zero_action: np.ndarray  # (T, n, m) bool
-    stats_state: RunStats
-    stats_action: RunStats
+    stats_state: RunLengths  # of this episode only (jacwrap.episode_stats names)
+    stats_action: RunLengths
 
     @property
     def n(self) -> int:
@@ -50,7 +51,8 @@ class EpisodeView:
         return current_run(self.zero_series(row, col), t)
 
     def element_stats(self, row: int, col: int) -> tuple[float, float, int]:
-        """(mean zero run, mean non-zero run, switches) of one element over the episode."""
+        """(mean zero run, mean non-zero run, switches) of one element over the episode
+        (``mean_zero_per_element``, ``mean_nonzero_per_element``, ``switches``)."""
         stats, c = (self.stats_state, col) if col < self.n else (self.stats_action, col - self.n)
         return (
             float(stats.mean_zero_per_element[row, c]),
@@ -78,6 +80,7 @@ def build_episode_view(
     arrays = {k: np.concatenate(v) if v else None for k, v in parts.items()}
     if arrays["reward"] is None:
         raise ValueError(f"episode {info.index} has no steps")
+    stats = episode_stats(arrays["zero_state"], arrays["zero_action"], arrays["finite"])
     return EpisodeView(
         index=int(info.index),
         start=int(info.start),
@@ -89,6 +92,6 @@ def build_episode_view(
         finite=arrays["finite"],
         zero_state=arrays["zero_state"],
         zero_action=arrays["zero_action"],
-        stats_state=run_stats(arrays["zero_state"], arrays["finite"]),
-        stats_action=run_stats(arrays["zero_action"], arrays["finite"]),
+        stats_state=stats.state,
+        stats_action=stats.action,
     )

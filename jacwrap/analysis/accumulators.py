@@ -10,8 +10,9 @@ their number is kept in :attr:`ZeroStats.nonfinite`.
 
 * :class:`ZeroStats` - per-element zero counts (Q1 global zeros, Q2 zero percentage) and the
   histogram and mean of the per-sample sparsity (Q2), taken from ``Steps.sparsity``.
-* :class:`RunLengths` - run lengths of one matrix's zero masks, episode by episode, through
-  :func:`jacwrap.runs.run_stats` (Q3).
+* :class:`~jacwrap.episode_stats.RunLengths` - run lengths of one matrix's zero masks,
+  episode by episode (Q3); defined, with the meaning of every statistic, in
+  :mod:`jacwrap.episode_stats`.
 * :class:`EpisodeRuns` - buffers the open episode across chunk boundaries (an episode is at
   most a few thousand steps) and hands each finished episode to two :class:`RunLengths`
   (J_s, J_a); keeps the per-step sparsity of the first episode (Q3 rollout).
@@ -28,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from jacwrap.runs import run_stats
+from jacwrap.episode_stats import RunLengths, percent
 from jacwrap.sparsity import SPARSITY_KINDS
 
 #: Histogram of the per-sample sparsity: 10 bins of width 0.1 on [0, 1] (1.0 in the last).
@@ -124,12 +125,12 @@ class ZeroStats:
     @property
     def zero_pct_state(self) -> np.ndarray:
         """(n, n) percentage of finite samples in which each J_s element is zero (NaN if none)."""
-        return _pct(self.zero_state, self.samples)
+        return percent(self.zero_state, self.samples)
 
     @property
     def zero_pct_action(self) -> np.ndarray:
         """(n, m) percentage of finite samples in which each J_a element is zero (NaN if none)."""
-        return _pct(self.zero_action, self.samples)
+        return percent(self.zero_action, self.samples)
 
     @property
     def hist_density(self) -> np.ndarray:
@@ -144,138 +145,6 @@ class ZeroStats:
         if self.samples == 0:
             return np.full(len(SPARSITY_KINDS), np.nan)
         return self.sparsity_sum / self.samples
-
-
-def _pct(count: np.ndarray, total: int) -> np.ndarray:
-    if total == 0:
-        return np.full(count.shape, np.nan)
-    return 100.0 * count / total
-
-
-@dataclass
-class RunLengths:
-    """Zero / non-zero run lengths of one matrix's elements, pooled over episodes.
-
-    Each episode goes through :func:`jacwrap.runs.run_stats` (non-finite steps dropped, runs
-    covering the whole episode excluded). ``zero_hist[L]`` counts the zero runs of length L
-    over all elements and episodes (likewise ``nonzero_hist``). Per element:
-    ``zero_runs``/``nonzero_runs`` count the runs, ``zero_steps``/``nonzero_steps`` sum their
-    lengths, ``switches`` counts zero<->non-zero changes, ``episodes_always_zero`` counts the
-    episodes in which the element was zero at every (finite) step.
-    """
-
-    shape: tuple[int, ...]
-    episodes: int = 0
-    zero_hist: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
-    nonzero_hist: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
-    zero_runs: np.ndarray = field(default=None)  # type: ignore[assignment]
-    nonzero_runs: np.ndarray = field(default=None)  # type: ignore[assignment]
-    zero_steps: np.ndarray = field(default=None)  # type: ignore[assignment]
-    nonzero_steps: np.ndarray = field(default=None)  # type: ignore[assignment]
-    switches: np.ndarray = field(default=None)  # type: ignore[assignment]
-    episodes_always_zero: np.ndarray = field(default=None)  # type: ignore[assignment]
-
-    def __post_init__(self) -> None:
-        self.shape = tuple(self.shape)
-        for name in (
-            "zero_runs",
-            "nonzero_runs",
-            "zero_steps",
-            "nonzero_steps",
-            "switches",
-            "episodes_always_zero",
-        ):
-            if getattr(self, name) is None:
-                setattr(self, name, np.zeros(self.shape, np.int64))
-
-    def add_episode(self, mask: np.ndarray, finite: np.ndarray | None = None) -> None:
-        """Add one whole episode's zero masks ``(T, *shape)`` (time first)."""
-        mask = np.asarray(mask, dtype=bool)
-        if finite is not None:
-            mask = mask[np.asarray(finite, dtype=bool)]
-        if mask.shape[0] == 0:
-            return
-        st = run_stats(mask)
-        self.episodes += 1
-        self.zero_hist = _add_bincount(self.zero_hist, st.zero_runs)
-        self.nonzero_hist = _add_bincount(self.nonzero_hist, st.nonzero_runs)
-        switching = st.switches > 0
-        # Each zero run is bounded by two of: a switch, the first step, the last step.
-        first, last = mask[0], mask[-1]
-        n_zero = (st.switches + first + last) // 2
-        n_nonzero = st.switches + 1 - n_zero
-        zero_count = np.count_nonzero(mask, axis=0)
-        self.zero_runs += np.where(switching, n_zero, 0)
-        self.nonzero_runs += np.where(switching, n_nonzero, 0)
-        self.zero_steps += np.where(switching, zero_count, 0)
-        self.nonzero_steps += np.where(switching, mask.shape[0] - zero_count, 0)
-        self.switches += st.switches
-        self.episodes_always_zero += st.always_zero
-
-    def merge(self, other: RunLengths) -> None:
-        """Add another accumulator of the same element shape into this one."""
-        if other.shape != self.shape:
-            raise ValueError(f"cannot merge run lengths of shape {other.shape} into {self.shape}")
-        self.episodes += other.episodes
-        self.zero_hist = _add_hist(self.zero_hist, other.zero_hist)
-        self.nonzero_hist = _add_hist(self.nonzero_hist, other.nonzero_hist)
-        for name in (
-            "zero_runs",
-            "nonzero_runs",
-            "zero_steps",
-            "nonzero_steps",
-            "switches",
-            "episodes_always_zero",
-        ):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
-    # -- results -------------------------------------------------------------------------
-    @property
-    def mean_zero(self) -> float:
-        """Mean zero-run duration (steps) over all elements and episodes; NaN if none."""
-        return _hist_mean(self.zero_hist)
-
-    @property
-    def mean_nonzero(self) -> float:
-        """Mean non-zero-run duration (steps) over all elements and episodes; NaN if none."""
-        return _hist_mean(self.nonzero_hist)
-
-    @property
-    def mean_zero_per_element(self) -> np.ndarray:
-        """Per-element mean zero-run duration over all its runs; NaN where it has none."""
-        return _ratio(self.zero_steps, self.zero_runs)
-
-    @property
-    def mean_nonzero_per_element(self) -> np.ndarray:
-        """Per-element mean non-zero-run duration over all its runs; NaN where it has none."""
-        return _ratio(self.nonzero_steps, self.nonzero_runs)
-
-
-def _add_bincount(hist: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    if lengths.size == 0:
-        return hist
-    return _add_hist(hist, np.bincount(lengths))
-
-
-def _add_hist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    if b.size > a.size:
-        a, b = b, a
-    out = a.copy()
-    out[: b.size] += b
-    return out
-
-
-def _hist_mean(hist: np.ndarray) -> float:
-    total = int(hist.sum())
-    if total == 0:
-        return float("nan")
-    return float((np.arange(hist.size) * hist).sum() / total)
-
-
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    out = np.full(num.shape, np.nan)
-    np.divide(num, den, out=out, where=den > 0)
-    return out
 
 
 @dataclass

@@ -1,9 +1,11 @@
 """Per-episode summary rows of recordings (``jacwrap summary``), and their text formats.
 
-One row per episode, with stable keys (:data:`SUMMARY_KEYS`). Sparsity statistics are over
-the episode's finite steps; "always zero" elements are zero at every finite step; switches
-and run lengths come from :func:`jacwrap.runs.run_stats` on the combined mask [J_s | J_a]
-(runs lasting the whole episode excluded, SPEC.md Q3). Undefined values are NaN (JSON null).
+One row per episode, with stable keys (:data:`SUMMARY_KEYS`). Every statistic comes from
+:mod:`jacwrap.episode_stats`, whose docstring defines each name: sparsity mean/min/max are
+over the episode's finite steps; ``always_zero_*`` count the elements of J_s (J_a) zero at
+every finite step; ``switches``, ``mean_zero_run`` and ``mean_nonzero_run`` are the pooled
+statistics of the combined mask [J_s | J_a] (every run of every element counts once; runs
+lasting the whole episode excluded, docs/SCIENCE.md Q3). Undefined values are NaN (JSON null).
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from jacwrap.episode_stats import episode_stats, sparsity_stats
 from jacwrap.recording.reader import Recording
 from jacwrap.recording.steps import Steps
-from jacwrap.runs import run_stats
 from jacwrap.sparsity import SPARSITY_KINDS
 
 SUMMARY_KEYS: tuple[str, ...] = (
@@ -41,33 +43,25 @@ SUMMARY_KEYS: tuple[str, ...] = (
 )
 
 
-def episode_stats(steps: Steps) -> dict[str, Any]:
+def episode_row(steps: Steps) -> dict[str, Any]:
     """Statistics of one episode's steps (pure; the keys of :data:`SUMMARY_KEYS` from
-    ``steps`` on)."""
+    ``steps`` on), computed by :mod:`jacwrap.episode_stats`."""
     finite = np.asarray(steps.finite, bool)
-    sp = np.asarray(steps.sparsity, np.float64)[finite]
+    stats = episode_stats(steps.zero_state, steps.zero_action, finite)
     row: dict[str, Any] = {
-        "steps": len(steps),
-        "finite_steps": int(finite.sum()),
+        "steps": stats.steps,
+        "finite_steps": stats.kept_steps,
         "return": float(np.sum(steps.reward)),
     }
-    for j, kind in enumerate(SPARSITY_KINDS):
-        col = sp[:, j]
-        empty = col.size == 0
-        row[f"sparsity_{kind}_mean"] = math.nan if empty else float(col.mean())
-        row[f"sparsity_{kind}_min"] = math.nan if empty else float(col.min())
-        row[f"sparsity_{kind}_max"] = math.nan if empty else float(col.max())
-    zs, za = np.asarray(steps.zero_state, bool), np.asarray(steps.zero_action, bool)
-    n, m = zs.shape[-2], za.shape[-1]
-    state_stats = run_stats(zs, finite)
-    action_stats = run_stats(za, finite)
-    combined = run_stats(np.concatenate([zs, za], axis=-1), finite)
-    row["always_zero_state"] = int(state_stats.always_zero.sum())
-    row["always_zero_state_pct"] = 100.0 * row["always_zero_state"] / (n * n) if n else math.nan
-    row["always_zero_action"] = int(action_stats.always_zero.sum())
-    row["always_zero_action_pct"] = (
-        100.0 * row["always_zero_action"] / (n * m) if n * m else math.nan
-    )
+    for kind, (mean, lo, hi) in sparsity_stats(steps.sparsity, finite).items():
+        row[f"sparsity_{kind}_mean"] = mean
+        row[f"sparsity_{kind}_min"] = lo
+        row[f"sparsity_{kind}_max"] = hi
+    row["always_zero_state"] = stats.state.always_zero_count
+    row["always_zero_state_pct"] = stats.state.always_zero_pct
+    row["always_zero_action"] = stats.action.always_zero_count
+    row["always_zero_action_pct"] = stats.action.always_zero_pct
+    combined = stats.combined
     row["switches"] = combined.total_switches
     row["mean_zero_run"] = combined.mean_zero
     row["mean_nonzero_run"] = combined.mean_nonzero
@@ -86,7 +80,7 @@ def summarize(rec: Recording, label: str | None = None) -> list[dict[str, Any]]:
             "env_index": ep.env_index,
             "complete": ep.complete,
         }
-        row.update(episode_stats(steps))
+        row.update(episode_row(steps))
         row["return"] = ep.ret
         rows.append({k: row[k] for k in SUMMARY_KEYS})
     return rows

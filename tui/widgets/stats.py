@@ -1,6 +1,7 @@
 """Duration panel: the selected element's value and runs, and the episode's run statistics.
 
-All statistics come from :mod:`jacwrap.runs` through :class:`tui.episode.EpisodeView`.
+All statistics come from :mod:`jacwrap.episode_stats` (which defines each name) through
+:class:`tui.episode.EpisodeView`.
 """
 
 from __future__ import annotations
@@ -54,18 +55,17 @@ def render_selected(
 def render_episode(view: EpisodeView) -> Text:
     """Episode-wide run statistics: mean zero / non-zero durations, always-zero elements.
 
-    Durations are in steps; runs that last the whole episode are excluded (SPEC.md Q3).
+    Durations are the pooled ``mean_zero`` / ``mean_nonzero`` of J_s (J_a) in steps; runs
+    that last the whole episode are excluded (docs/SCIENCE.md, Q3).
     """
     out = Text(no_wrap=True, overflow="ellipsis")
     out.append("     zero  non-0  always-0", "dim")
     for name, stats in (("J_s", view.stats_state), ("J_a", view.stats_action)):
-        total = stats.always_zero.size
-        always = int(stats.always_zero.sum())
-        pct = 100.0 * always / total if total else 0.0
         out.append("\n")
         out.append(f"{name} ", "bold")
         out.append(f"{_num(stats.mean_zero):>6} {_num(stats.mean_nonzero):>6}")
-        out.append(f"  {always}/{total} {pct:.0f}%")
+        pct = stats.always_zero_pct
+        out.append(f"  {stats.always_zero_count}/{stats.always_zero.size} {pct:.0f}%")
     return out
 
 
