@@ -38,10 +38,12 @@ class BatchStep:
 
     ``state`` is s (before the step) and ``next_state`` s' (after, before any auto-reset).
     ``obs`` is the observation to act on next: the reset observation where an episode ended
-    (then ``final_obs`` holds the last observation of the finished episode).
+    (then ``final_obs`` holds the last observation of the finished episode). The contact
+    fields describe the step from s (:mod:`jacwrap.contacts`; P = ``len(info.contact_pairs)``).
     """
 
     obs: np.ndarray  # (B, obs_dim) float32
+    action: np.ndarray  # (B, m) float64: the actions applied (validated)
     reward: np.ndarray  # (B,) float64
     terminated: np.ndarray  # (B,) bool
     truncated: np.ndarray  # (B,) bool
@@ -53,6 +55,10 @@ class BatchStep:
     finite: np.ndarray  # (B,) bool
     final_obs: np.ndarray  # (B, obs_dim) float32, meaningful where an episode ended
     reset_state: np.ndarray  # (B, n): the state after auto-reset (== next_state if none)
+    contacts: np.ndarray  # (B, P) bool: pairs in contact at any substep of the step
+    contacts_start: np.ndarray  # (B, P) bool: pairs in contact at the start state s
+    n_contacts: np.ndarray  # (B,) int32: active contacts, max over the substeps
+    n_constraints: np.ndarray  # (B,) int32: active constraint rows, max over the substeps
 
 
 def check_actions(info: EnvInfo, num_envs: int, actions: Any) -> np.ndarray:
@@ -230,6 +236,8 @@ class EnvBatch:
         self._steps = np.zeros(num_envs, dtype=np.int64)
         self.last_episode_length = np.zeros(num_envs, dtype=np.int64)
         self._rngs: list[np.random.Generator] = [np.random.default_rng() for _ in range(num_envs)]
+        self.last_obs: np.ndarray | None = None  # (B, obs_dim): what the envs act on next
+        self.last_step: BatchStep | None = None
 
     # -- helpers ----------------------------------------------------------------------------
     def _place(self, tree):
@@ -299,7 +307,9 @@ class EnvBatch:
         obs, s = jax.device_get(([st.obs for st, _ in out], [s for _, s in out]))
         self._s = self._join(s)
         self._steps[:] = 0
-        return np.asarray(self._join(obs), dtype=np.float32), self._s.copy()
+        self.last_obs = np.asarray(self._join(obs), dtype=np.float32)
+        self.last_step = None
+        return self.last_obs.copy(), self._s.copy()
 
     def check_actions(self, actions: Any) -> np.ndarray:
         """Validate a (B, m) batch of actions; returns float64 NumPy (NaN allowed)."""
@@ -341,10 +351,12 @@ class EnvBatch:
         fields = [
             (r.state.obs, r.state.reward, r.state.done, r.next_state, r.jac_state)
             + (r.jac_action, r.sparsity, r.finite)
+            + (r.contacts, r.contacts_start, r.n_contacts, r.n_constraints)
             for r in results
         ]
         host = [self._join(list(parts)) for parts in zip(*jax.device_get(fields), strict=True)]
-        obs, reward, done, s_next, js, ja, sp, finite = host
+        obs, reward, done, s_next, js, ja, sp, finite = host[:8]
+        contacts, contacts_start, n_contacts, n_constraints = host[8:]
         obs = np.asarray(obs, dtype=np.float32)
         self._steps += 1
         terminated = np.asarray(done) > 0.5
@@ -361,8 +373,10 @@ class EnvBatch:
             self._steps[ended] = 0
         self._states = states
         self._s = reset_s
-        return BatchStep(
+        self.last_obs = obs
+        self.last_step = BatchStep(
             obs=obs,
+            action=act,
             reward=np.asarray(reward, dtype=np.float64),
             terminated=terminated,
             truncated=truncated,
@@ -374,7 +388,12 @@ class EnvBatch:
             finite=np.asarray(finite, dtype=bool),
             final_obs=final_obs,
             reset_state=reset_s,
+            contacts=np.asarray(contacts, dtype=bool),
+            contacts_start=np.asarray(contacts_start, dtype=bool),
+            n_contacts=np.asarray(n_contacts, dtype=np.int32),
+            n_constraints=np.asarray(n_constraints, dtype=np.int32),
         )
+        return self.last_step
 
     @property
     def episode_steps(self) -> np.ndarray:

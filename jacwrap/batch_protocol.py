@@ -23,8 +23,11 @@ class Batch(Protocol):
 
     Attributes: ``info`` (the task's :class:`~jacwrap.envs.EnvInfo`), ``num_envs``,
     ``jacobians`` (whether steps carry J_s, J_a and the sparsity), ``threshold`` (the zero
-    threshold of the sparsity), ``obs_dim``, and ``last_episode_length`` (B,): the length
-    of each env's last finished episode.
+    threshold of the sparsity), ``obs_dim``, ``last_episode_length`` (B,): the length
+    of each env's last finished episode, ``last_obs`` (B, obs_dim): the observations the
+    envs act on next (after ``reset`` or ``step``; None before), and ``last_step``: the
+    :class:`~jacwrap.batch.BatchStep` of the last ``step`` (None before one, and after a
+    ``reset``). The recorders read these two.
     """
 
     info: EnvInfo
@@ -33,6 +36,8 @@ class Batch(Protocol):
     threshold: float
     obs_dim: int
     last_episode_length: np.ndarray
+    last_obs: np.ndarray | None
+    last_step: BatchStep | None
 
     @property
     def state(self) -> np.ndarray:

@@ -7,11 +7,12 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from jacwrap import schema
 from jacwrap.batch import BatchStep, EnvBatch
 from jacwrap.envs import EnvInfo, describe, load_playground
 from jacwrap.errors import ActionError, UnknownEnvError
 from jacwrap.render.frames import DEFAULT_HEIGHT, DEFAULT_WIDTH, RENDER_MODES, LazyRenderer
-from jacwrap.sparsity import GROUND_TRUTH_THRESHOLD, SPARSITY_KINDS
+from jacwrap.sparsity import GROUND_TRUTH_THRESHOLD
 
 #: Keywords of :func:`make` itself; any other keyword must be a Playground config key.
 MAKE_KEYWORDS: tuple[str, ...] = (
@@ -76,16 +77,7 @@ def current_states(batch: Any) -> np.ndarray:
 
 def step_info(b: BatchStep, i: int, jacobians: bool) -> dict[str, Any]:
     """The ``info`` dict of env ``i`` of a batch step (views, no copies of the Jacobians)."""
-    info: dict[str, Any] = {
-        "state": b.state[i],
-        "next_state": b.next_state[i],
-        "jac_finite": bool(b.finite[i]),
-    }
-    if jacobians:
-        info["jac_state"] = b.jac_state[i]
-        info["jac_action"] = b.jac_action[i]
-        info["sparsity"] = {k: float(b.sparsity[i, j]) for j, k in enumerate(SPARSITY_KINDS)}
-    return info
+    return schema.info_of_env(b, i, jacobians)
 
 
 class JacobianWrapper(gym.Env):
@@ -100,24 +92,16 @@ class JacobianWrapper(gym.Env):
     length (1000 for the DM Control Suite); ``terminated`` is set when the simulation
     produces NaN (a blow-up).
 
-    ``info`` keys returned by :meth:`step` (n = nq + nv, m = nu):
+    ``info`` keys returned by :meth:`step` (n = nq + nv, m = nu, p = the number of contact
+    pairs; the step schema, :mod:`jacwrap.schema`; rows of J_s and J_a are s', columns s or
+    a; ``sparsity`` has ``state``, ``action``, ``combined``: the share of elements with
+    |J| < threshold in J_s, J_a and [J_s | J_a]; a step with ``jac_finite`` False, a
+    blow-up, is never counted):
 
-    ========================  =================  ==========================================
-    key                       shape, dtype       meaning
-    ========================  =================  ==========================================
-    ``state``                 (n,) float64       s = concat(qpos, qvel) before the step
-    ``next_state``            (n,) float64       s' after the step
-    ``jac_state``             (n, n) float64     J_s = ds'/ds; rows s', columns s
-    ``jac_action``            (n, m) float64     J_a = ds'/da; rows s', columns a
-    ``sparsity``              dict of float      ``state``, ``action``, ``combined``: share
-                                                 of elements with |J| < threshold in J_s,
-                                                 J_a and [J_s | J_a]; NaN when non-finite
-    ``jac_finite``            bool               False when a Jacobian has a NaN/inf entry
-                                                 (blow-up); such a step is never counted
-    ========================  =================  ==========================================
+    {info_table}
 
-    ``reset`` returns ``info = {"state": s}``. With ``jacobians=False`` the env is a plain
-    Playground env (``state``, ``next_state`` and ``jac_finite`` only). Labels of the rows
+    ``reset`` returns ``info = {{"state": s}}``. With ``jacobians=False`` the env is a plain
+    Playground env (no ``jac_state``, ``jac_action`` or ``sparsity``). Labels of the rows
     and columns: ``env.unwrapped.env_info.state_labels`` / ``.action_labels``.
 
     Rendering: ``render_mode="rgb_array"`` makes :meth:`render` return MuJoCo's (height,
@@ -138,6 +122,7 @@ class JacobianWrapper(gym.Env):
     """
 
     metadata = {"render_modes": list(RENDER_MODES)}
+    __doc__ = __doc__.format(info_table=schema.info_table().replace("\n", "\n    "))
 
     def __init__(
         self,
@@ -169,6 +154,11 @@ class JacobianWrapper(gym.Env):
     @property
     def playground_env(self) -> Any:
         return self._batch.env
+
+    @property
+    def batch(self) -> EnvBatch:
+        """The batch of one env this adapter steps (:class:`jacwrap.batch_protocol.Batch`)."""
+        return self._batch
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)

@@ -106,6 +106,8 @@ class ProcessEnvBatch:
         self._s: np.ndarray | None = None
         self.last_episode_length = np.zeros(num_envs, dtype=np.int64)
         self._steps = np.zeros(num_envs, dtype=np.int64)
+        self.last_obs: np.ndarray | None = None
+        self.last_step: BatchStep | None = None
 
     def _gather(self) -> list[Any]:
         out = []
@@ -138,7 +140,8 @@ class ProcessEnvBatch:
         obs = np.concatenate([p[0] for p in parts])
         self._s = np.concatenate([p[1] for p in parts])
         self._steps[:] = 0
-        return obs, self._s.copy()
+        self.last_obs, self.last_step = obs, None
+        return obs.copy(), self._s.copy()
 
     def check_actions(self, actions: Any) -> np.ndarray:
         return check_actions(self.info, self.num_envs, actions)
@@ -157,6 +160,7 @@ class ProcessEnvBatch:
             fields[key] = None if values[0] is None else np.concatenate(values)
         out = BatchStep(**fields)
         self._s = out.reset_state
+        self.last_obs, self.last_step = out.obs, out
         return out
 
     def close(self) -> None:

@@ -14,7 +14,6 @@ require("sb3", "stable_baselines3")
 
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv  # noqa: E402
 
-from jacwrap.batch import BatchStep  # noqa: E402
 from jacwrap.batch_protocol import Batch  # noqa: E402
 from jacwrap.gym_env import action_space, observation_space, render_fps, step_info  # noqa: E402
 from jacwrap.render.frames import DEFAULT_HEIGHT, DEFAULT_WIDTH  # noqa: E402
@@ -77,7 +76,6 @@ class JacobianVecEnv(VecEnv):
         self._actions: np.ndarray | None = None
         self._seeds: list[int | None] = [None] * num_envs
         self._returns = np.zeros(num_envs)
-        self.last_step: BatchStep | None = None
 
     @property
     def batch(self) -> Batch:
@@ -105,7 +103,6 @@ class JacobianVecEnv(VecEnv):
 
     def step_wait(self):
         b = self._batch.step(self._actions.reshape(self.num_envs, -1))
-        self.last_step = b
         dones = b.terminated | b.truncated
         self._returns += b.reward
         infos = []

@@ -15,6 +15,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from jacwrap import schema
 from jacwrap.batch import EnvBatch
 from jacwrap.batch_protocol import Batch
 from jacwrap.envs import EnvInfo, describe, load_playground
@@ -27,7 +28,7 @@ from jacwrap.gym_env import (
     render_fps,
 )
 from jacwrap.render.frames import DEFAULT_HEIGHT, DEFAULT_WIDTH, RENDER_MODES, LazyRenderer
-from jacwrap.sparsity import GROUND_TRUTH_THRESHOLD, SPARSITY_KINDS
+from jacwrap.sparsity import GROUND_TRUTH_THRESHOLD
 
 #: Keywords of :func:`make_vec` / :func:`make_sb3`; any other must be a Playground config key.
 VEC_KEYWORDS: tuple[str, ...] = (*MAKE_KEYWORDS, "workers")
@@ -124,9 +125,12 @@ class JacobianVectorEnv(VectorEnv):
     ``step`` returns batched arrays and an ``infos`` dict of arrays, each with a ``_key``
     boolean mask (all True but for ``final_obs``/``final_info``):
 
-    - ``state``, ``next_state`` (B, n) float64; ``jac_state`` (B, n, n) and ``jac_action``
-      (B, n, m) float64 (rows s', columns s or a); ``sparsity`` a dict of (B,) float64
-      arrays ``state``/``action``/``combined`` (NaN where non-finite); ``jac_finite`` (B,).
+    - the keys of :class:`jacwrap.JacobianWrapper`'s ``info`` (the step schema,
+      :mod:`jacwrap.schema`), each with a leading batch axis B: ``state``, ``next_state``
+      (B, n); ``jac_state`` (B, n, n) and ``jac_action`` (B, n, m) (rows s', columns s or
+      a); ``sparsity`` a dict of (B,) arrays ``state``/``action``/``combined`` (NaN where
+      non-finite); ``jac_finite`` (B,); ``contacts``, ``contacts_start`` (B, p);
+      ``n_contacts``, ``n_constraints`` (B,).
     - Where an episode ended (``terminated | truncated``), the returned observation is the
       first of the next episode; ``final_obs`` (object array) holds the last observation
       and ``final_info["episode_steps"]`` its length.
@@ -192,27 +196,7 @@ class JacobianVectorEnv(VectorEnv):
 
     def step(self, actions):
         b = self._batch.step(actions)
-        ones = np.ones(self.num_envs, bool)
-        infos: dict[str, Any] = {
-            "state": b.state,
-            "_state": ones,
-            "next_state": b.next_state,
-            "_next_state": ones,
-            "jac_finite": b.finite,
-            "_jac_finite": ones,
-        }
-        if self.jacobians:
-            infos.update(
-                {
-                    "jac_state": b.jac_state,
-                    "_jac_state": ones,
-                    "jac_action": b.jac_action,
-                    "_jac_action": ones,
-                    "sparsity": {k: b.sparsity[:, j] for j, k in enumerate(SPARSITY_KINDS)}
-                    | {f"_{k}": ones for k in SPARSITY_KINDS},
-                    "_sparsity": ones,
-                }
-            )
+        infos: dict[str, Any] = schema.info_of_batch(b, self.jacobians)
         ended = b.terminated | b.truncated
         if ended.any():
             final = np.full(self.num_envs, None, dtype=object)

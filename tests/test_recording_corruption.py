@@ -114,10 +114,10 @@ def test_wrong_magic_and_not_a_file(tmp_path, sample):
 
 def test_future_version(tmp_path, sample):
     data = bytearray(sample["data"])
-    struct.pack_into("<I", data, 8, 2)
+    struct.pack_into("<I", data, 8, 3)  # the current version is 2
     struct.pack_into("<I", data, 16, zlib.crc32(bytes(data[:16])))
     path = _write(tmp_path, bytes(data))
-    with pytest.raises(UnsupportedVersionError, match=r"version 2 \(a newer jacwrap\)") as ei:
+    with pytest.raises(UnsupportedVersionError, match=r"version 3 \(a newer jacwrap\)") as ei:
         open_recording(path)
     assert str(path) in str(ei.value)
 

@@ -46,7 +46,7 @@ def test_gymnasium_wrapper_records_what_the_env_returned(tmp_path, single_env):
         if steps == 5:
             assert trunc
             obs, _ = env.reset(seed=4)
-    env._sink.close()  # (env.close() would close the shared env too)
+    env.recorder.close()  # (env.close() would close the shared env too)
     with pytest.raises(RecordingExistsError):
         RecorderWrapper(single_env, path)
     with open_recording(path) as rec:

@@ -49,7 +49,9 @@ WORKER = textwrap.dedent(
     import json, resource, sys, traceback
     import numpy as np
     from jacwrap.recording import LimitError, RecordingError, open_recording
-    from jacwrap.recording.steps import STEP_FIELDS
+    from dataclasses import fields
+    from jacwrap.recording.steps import Steps
+    STEP_FIELDS = [f.name for f in fields(Steps)]
 
     def vm_size():
         with open("/proc/self/status") as f:
@@ -84,7 +86,12 @@ WORKER = textwrap.dedent(
         elif k != len(bsteps) or eps != beps:
             return f"{k} steps, episodes {eps}; expected {len(bsteps)} steps, {beps}"
         for f in STEP_FIELDS:
-            a, b = getattr(steps, f), getattr(bsteps, f)[:k]
+            a, b = getattr(steps, f), getattr(bsteps, f)
+            if a is None or b is None:
+                if (a is None) != (b is None):
+                    return f"field {f} present in one only"
+                continue
+            b = b[:k]
             if a.dtype != b.dtype or not np.array_equal(a, b, equal_nan=a.dtype.kind == "f"):
                 return f"field {f} differs"
         return None

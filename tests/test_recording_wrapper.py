@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+from jacwrap.batch import BatchStep
 from jacwrap.envs import EnvInfo
 from jacwrap.recording import (
     RecorderWrapper,
@@ -35,41 +36,73 @@ INFO = EnvInfo(
 )
 
 
+class ScriptedBatch:
+    """Deterministic stand-in for a jacwrap batch of one env (the ``Batch`` protocol, no
+    simulator): truncates after 4 steps, J_s[0, 1] alternates between 0.01 and 0."""
+
+    num_envs, obs_dim, threshold = 1, 3, 1e-12
+    info = INFO
+
+    def __init__(self, jacobians: bool = True):
+        self.jacobians = jacobians
+        self.k = 0
+        self.last_obs = self.last_step = None
+        self.last_episode_length = np.zeros(1, np.int64)
+
+    def reset(self, seeds):
+        self.t, self.s = 0, np.array([float(seeds[0] or 0), 0.0])
+        self.last_obs, self.last_step = np.zeros((1, 3), np.float32), None
+        return self.last_obs, self.s[None]
+
+    def step(self, actions):
+        self.k += 1
+        self.t += 1
+        a = np.asarray(actions, np.float64).reshape(1, 1)
+        s, self.s = self.s, self.s + [0.01, float(a[0, 0])]
+        js = np.array([[1.0, 0.01 * (self.k % 2)], [0.0, 1.0]])
+        ja = np.array([[0.0], [1.0]])
+        sparsity = [0.5 - 0.25 * (self.k % 2), 0.5, (3 - (self.k % 2)) / 6]
+        obs = np.full((1, 3), self.k, np.float32)
+        self.last_obs = obs
+        self.last_step = BatchStep(
+            obs=obs,
+            action=a,
+            reward=np.array([float(self.k)]),
+            terminated=np.array([False]),
+            truncated=np.array([self.t >= 4]),
+            state=s[None],
+            next_state=self.s[None].copy(),
+            jac_state=js[None],
+            jac_action=ja[None],
+            sparsity=np.array([sparsity]),
+            finite=np.array([True]),
+            final_obs=obs,
+            reset_state=self.s[None].copy(),
+            contacts=np.zeros((1, 0), bool),
+            contacts_start=np.zeros((1, 0), bool),
+            n_contacts=np.zeros(1, np.int32),
+            n_constraints=np.zeros(1, np.int32),
+        )
+        return self.last_step
+
+
 class ScriptedEnv(gym.Env):
-    """Deterministic stand-in with jacwrap's info keys; truncates after 4 steps."""
+    """A Gymnasium adapter over :class:`ScriptedBatch`, exposing it as ``batch``."""
 
     observation_space = gym.spaces.Box(-np.inf, np.inf, (3,), np.float32)
     action_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
 
     def __init__(self, jacobians: bool = True):
-        self.env_info, self.threshold, self.jacobians = INFO, 1e-12, jacobians
-        self.k = 0
+        self.batch = ScriptedBatch(jacobians)
 
     def reset(self, *, seed=None, options=None):
         super().reset(seed=seed)
-        self.t, self.s = 0, np.array([float(seed or 0), 0.0])
-        return np.zeros(3, np.float32), {"state": self.s}
+        obs, s = self.batch.reset([seed])
+        return obs[0], {"state": s[0]}
 
     def step(self, action):
-        self.k += 1
-        self.t += 1
-        s, self.s = self.s, self.s + [0.01, float(action[0])]
-        js = np.array([[1.0, 0.01 * (self.k % 2)], [0.0, 1.0]])
-        ja = np.array([[0.0], [1.0]])
-        info = {
-            "state": s,
-            "next_state": self.s.copy(),
-            "jac_state": js,
-            "jac_action": ja,
-            "sparsity": {
-                "state": 0.5 - 0.25 * (self.k % 2),
-                "action": 0.5,
-                "combined": (3 - (self.k % 2)) / 6,
-            },
-            "jac_finite": True,
-        }
-        obs = np.full(3, self.k, np.float32)
-        return obs, float(self.k), False, self.t >= 4, info
+        b = self.batch.step(np.asarray(action)[None])
+        return b.obs[0], float(b.reward[0]), False, bool(b.truncated[0]), {}
 
 
 def test_wrapper_episodes_resets_and_data(tmp_path):

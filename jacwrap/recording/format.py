@@ -36,6 +36,7 @@ MAX_HEADER_LEN = 1 << 20  # header JSON bytes
 MAX_STATE_DIM = 1024  # n = nq + nv (and so nq, nv)
 MAX_ACTION_DIM = 1024  # m = nu
 MAX_OBS_DIM = 1 << 20  # obs_dim
+MAX_CONTACT_PAIRS = 1 << 16  # len(contact_pairs), the bits of a contact mask
 MAX_CHUNK_STEPS = 1 << 16  # steps per chunk; segments per chunk are at most its steps
 MAX_CHUNK_RAW = 64 << 20  # decompressed bytes per chunk
 

@@ -11,10 +11,13 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from jacwrap import schema
 from jacwrap.recording import format
 from jacwrap.recording.errors import NotARecordingError, RecordingError, over_limit
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Versions this reader reads: 1 (no contact data) and 2 (``contact_pairs``, contact blocks).
+READABLE_VERSIONS = (1, 2)
 JAC_DTYPES = ("float64", "float32")
 
 
@@ -26,6 +29,9 @@ class RecordingHeader:
     columns of J_s; ``action_labels`` (m) the columns of J_a. ``threshold`` is the zero
     threshold of the stored zero masks and sparsity values. ``jac_dtype`` is the stored
     Jacobian dtype (``float64`` lossless; ``float32`` keeps masks computed in float64).
+    ``contact_pairs`` (version 2) labels the candidate contact pairs of the per-step contact
+    masks (``floor:bfoot``); None when the recording holds no contact data (every version 1
+    file).
     """
 
     env_name: str
@@ -44,6 +50,7 @@ class RecordingHeader:
     created: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    contact_pairs: tuple[str, ...] | None = None
 
     @property
     def n(self) -> int:
@@ -52,6 +59,21 @@ class RecordingHeader:
     @property
     def m(self) -> int:
         return self.nu
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """The field groups its steps carry (:data:`jacwrap.schema.GROUPS`)."""
+        return ("core",) if self.contact_pairs is None else ("core", "contacts")
+
+    @property
+    def dims(self) -> schema.Dims:
+        pairs = 0 if self.contact_pairs is None else len(self.contact_pairs)
+        return schema.Dims(self.n, self.m, self.obs_dim, pairs)
+
+    @property
+    def blocks(self) -> tuple[schema.Block, ...]:
+        """The payload blocks of its chunks, in order."""
+        return schema.blocks_of(self.jac_dtype, self.groups)
 
     def __post_init__(self) -> None:
         if self.jac_dtype not in JAC_DTYPES:
@@ -64,12 +86,18 @@ class RecordingHeader:
             raise ValueError("dimensions must be >= 0")
         if not self.threshold > 0:
             raise ValueError(f"threshold must be > 0, got {self.threshold}")
+        if self.contact_pairs is not None and self.format_version < 2:
+            raise ValueError("contact_pairs needs format version 2")
 
     def to_json_dict(self) -> dict[str, Any]:
         """The header's JSON object (``n`` and ``m`` included for readers without the code)."""
         d = asdict(self)
         d["state_labels"] = list(self.state_labels)
         d["action_labels"] = list(self.action_labels)
+        if self.contact_pairs is None:
+            del d["contact_pairs"]
+        else:
+            d["contact_pairs"] = list(self.contact_pairs)
         d["n"] = self.n
         d["m"] = self.m
         return d
@@ -85,8 +113,11 @@ class RecordingHeader:
         policy: str = "",
         seed: int | None = None,
         extra: dict[str, Any] | None = None,
+        contacts: bool = True,
     ) -> RecordingHeader:
-        """Header for a :class:`jacwrap.envs.EnvInfo`, stamped with versions and time."""
+        """Header for a :class:`jacwrap.envs.EnvInfo`, stamped with versions and time;
+        with ``contacts``, its ``contact_pairs`` label the contact masks."""
+        pairs = getattr(info, "contact_pairs", None) if contacts else None
         return cls(
             env_name=info.name,
             nq=info.nq,
@@ -103,6 +134,7 @@ class RecordingHeader:
             versions=software_versions(),
             created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             extra={"env_info": info.to_dict(), **(extra or {})},
+            contact_pairs=None if pairs is None else tuple(pairs),
         )
 
 
@@ -178,6 +210,16 @@ def decode_header(raw: bytes, path: str) -> tuple[RecordingHeader, dict[str, Any
             raise NotARecordingError(f"{path}: header field 'seed' has the wrong type")
         versions = need("versions", dict)
         codec = need("codec", dict)
+        pairs = d.get("contact_pairs")
+        if pairs is not None and (
+            not isinstance(pairs, list) or not all(isinstance(x, str) for x in pairs)
+        ):
+            raise NotARecordingError(
+                f"{path}: header field 'contact_pairs' must be a list of strings"
+            )
+        if pairs is not None and len(pairs) > format.MAX_CONTACT_PAIRS:
+            limit = f"0..{format.MAX_CONTACT_PAIRS}"
+            raise over_limit(path, "header", "len(contact_pairs)", len(pairs), limit)
         header = RecordingHeader(
             env_name=need("env_name", str),
             nq=d["nq"],
@@ -195,6 +237,7 @@ def decode_header(raw: bytes, path: str) -> tuple[RecordingHeader, dict[str, Any
             created=need("created", str),
             extra=need("extra", dict),
             format_version=d["format_version"],
+            contact_pairs=None if pairs is None else tuple(pairs),
         )
     except (ValueError, OverflowError) as exc:  # OverflowError: float() of a huge int
         if isinstance(exc, RecordingError):

@@ -9,6 +9,7 @@ a :class:`RecordingError` subclass naming the file and what is wrong.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import struct
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from typing import BinaryIO
 import numpy as np
 import zstandard
 
+from jacwrap import schema
 from jacwrap.recording import codec, format
 from jacwrap.recording.errors import (
     ChecksumError,
@@ -28,7 +30,7 @@ from jacwrap.recording.errors import (
     UnsupportedVersionError,
     over_limit,
 )
-from jacwrap.recording.header import FORMAT_VERSION, decode_header
+from jacwrap.recording.header import FORMAT_VERSION, READABLE_VERSIONS, decode_header
 from jacwrap.recording.steps import EpisodeInfo, Steps
 
 
@@ -103,11 +105,11 @@ class Recording:
         _, version, header_len, prefix_crc = format.PREFIX.unpack(pre)
         if format.crc(pre[:16]) != prefix_crc:
             raise ChecksumError(f"{name}: checksum mismatch in the file prefix (bytes 0..20)")
-        if version != FORMAT_VERSION:
+        if version not in READABLE_VERSIONS:
             newer = "a newer" if version > FORMAT_VERSION else "an unknown"
             raise UnsupportedVersionError(
                 f"{name}: format version {version} ({newer} jacwrap); this reader reads "
-                f"version {FORMAT_VERSION}"
+                f"versions {', '.join(map(str, READABLE_VERSIONS))}"
             )
         if header_len > format.MAX_HEADER_LEN:
             limit = f"<= {format.MAX_HEADER_LEN}"
@@ -123,11 +125,21 @@ class Recording:
         if format.crc(raw[:-4]) != int.from_bytes(raw[-4:], "little"):
             raise ChecksumError(f"{name}: checksum mismatch in the header (bytes {hstart}..)")
         self.header, self.codec = decode_header(raw[:-4], name)
+        if self.header.format_version != version:
+            raise NotARecordingError(
+                f"{name}: the header says format version {self.header.format_version}, the "
+                f"file prefix {version}"
+            )
         if self.codec.get("name") != codec.CODEC_NAME or self.codec.get("compression") != "zstd":
             raise UnsupportedVersionError(f"{name}: unknown chunk codec {self.codec.get('name')!r}")
         h = self.header
-        self._specs = codec.column_specs(h.n, h.m, h.obs_dim, h.jac_dtype)
-        self._step_bytes = codec.raw_size(1, self._specs)  # at most ~20 MiB (dims limits)
+        expected = codec.codec_description(h.blocks, 0)["columns"]
+        if self.codec.get("columns") != expected:
+            raise UnsupportedVersionError(
+                f"{name}: the header's codec lists the blocks {self.codec.get('columns')!r}; a "
+                f"version {version} recording of this kind has {expected!r}"
+            )
+        self._step_bytes = schema.raw_step_size(h.dims, h.jac_dtype, h.groups)  # <= ~20 MiB
         self.truncated_tail: str | None = None
         tail = self._read_at(size - format.TRAILER.size, format.TRAILER.size)
         has_footer = (
@@ -255,7 +267,7 @@ class Recording:
         name, size = self._name, self._size
         pos, step = self._data_start, 0
         offsets, firsts, counts, lens = [], [], [], []
-        episodes: list[list] = []  # env, start, length, ret, complete
+        episodes: list[_ScannedEpisode] = []
         dropped = None
         while pos < size:
             head = self._read_at(pos, format.CHUNK_HEAD.size)
@@ -301,7 +313,8 @@ class Recording:
             pos += frame_len
             step += k
         self._set_chunks(offsets, firsts, counts, lens)
-        self._set_episodes(*(zip(*episodes, strict=True) if episodes else [[]] * 5))
+        cols = [[getattr(e, f.name) for e in episodes] for f in dataclasses.fields(_ScannedEpisode)]
+        self._set_episodes(*cols)
         incomplete = sum(not e.complete for e in self.episodes)
         lost = f"; dropped {dropped} ({size - pos} bytes at byte offset {pos})" if dropped else ""
         self.truncated_tail = (
@@ -331,18 +344,18 @@ class Recording:
         for s in segs:
             e, count = int(s["episode"]), int(s["count"])
             if e == len(episodes) and int(s["t0"]) == 0:
-                episodes.append([int(s["env"]), step, 0, 0.0, False])
+                episodes.append(_ScannedEpisode(int(s["env"]), step))
             elif not (
                 e == len(episodes) - 1
-                and not episodes[-1][4]
-                and episodes[-1][0] == int(s["env"])
-                and episodes[-1][2] == int(s["t0"])
+                and not episodes[-1].complete
+                and episodes[-1].env == int(s["env"])
+                and episodes[-1].length == int(s["t0"])
             ):
                 raise ChecksumError(f"{self._name}: {where}: episode segments out of order")
             ep = episodes[-1]
-            ep[2] += count
-            ep[3] = float(s["ret"])
-            ep[4] = bool(s["ends"])
+            ep.length += count
+            ep.ret = float(s["ret"])
+            ep.complete = bool(s["ends"])
             step += count
 
     # -- public API --------------------------------------------------------------------------
@@ -364,7 +377,8 @@ class Recording:
         if not 0 <= start <= stop <= self.num_steps:
             raise IndexError(f"{self._name}: steps [{start}, {stop}) outside 0..{self.num_steps}")
         if start == stop:
-            return self._empty()
+            h = self.header
+            return Steps.empty(h.dims, h.jac_dtype, h.groups)
         j0 = int(np.searchsorted(self._first, start, side="right")) - 1
         j1 = int(np.searchsorted(self._first, stop - 1, side="right")) - 1
         parts = []
@@ -475,11 +489,10 @@ class Recording:
             raise ChecksumError(f"{name}: {where} does not decompress ({exc})") from None
         if len(raw) != expected:
             raise ChecksumError(f"{name}: {where} holds {len(raw)} bytes, expected {expected}")
-        cols = codec.decode_columns(raw, k, h.n, h.m, h.obs_dim, h.jac_dtype)
+        cols = codec.decode_columns(raw, k, h.blocks, h.dims, h.jac_dtype)
         if h.jac_dtype == "float64":
             cols["zero_state"] = np.abs(cols["jac_state"]) < h.threshold
             cols["zero_action"] = np.abs(cols["jac_action"]) < h.threshold
-        cols.pop("flags", None)
         return Steps(episode=episode, t=t, **cols)
 
     def _segment_steps(
@@ -516,26 +529,16 @@ class Recording:
         t = np.repeat(t0, counts) + np.arange(k) - np.repeat(seg_first - first, counts)
         return episode, t
 
-    def _empty(self) -> Steps:
-        h = self.header
-        jd = np.float64 if h.jac_dtype == "float64" else np.float32
-        return Steps(
-            obs=np.zeros((0, h.obs_dim), np.float32),
-            action=np.zeros((0, h.m)),
-            reward=np.zeros(0),
-            terminated=np.zeros(0, bool),
-            truncated=np.zeros(0, bool),
-            state=np.zeros((0, h.n)),
-            next_state=np.zeros((0, h.n)),
-            jac_state=np.zeros((0, h.n, h.n), jd),
-            jac_action=np.zeros((0, h.n, h.m), jd),
-            zero_state=np.zeros((0, h.n, h.n), bool),
-            zero_action=np.zeros((0, h.n, h.m), bool),
-            sparsity=np.zeros((0, 3)),
-            finite=np.zeros(0, bool),
-            episode=np.zeros(0, np.int64),
-            t=np.zeros(0, np.int64),
-        )
+
+@dataclasses.dataclass
+class _ScannedEpisode:
+    """An episode rebuilt from chunk segments (no index): the episode table's columns."""
+
+    env: int
+    start: int
+    length: int = 0
+    ret: float = 0.0
+    complete: bool = False
 
 
 __all__ = ["Recording", "RecordingError", "open_recording"]

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from jacwrap.recording.errors import RecordingExistsError
-from jacwrap.recording.header import JAC_DTYPES, RecordingHeader
-from jacwrap.recording.writer import RecordingWriter
-from jacwrap.sparsity import GROUND_TRUTH_THRESHOLD, SPARSITY_KINDS
+from jacwrap.recording.header import JAC_DTYPES
+from jacwrap.recording.recorder import StepRecorder
+from jacwrap.sparsity import GROUND_TRUTH_THRESHOLD
 
 
 def recording_name(env_name: str, policy: str, seed: int, episodes: int, jac_dtype: str) -> str:
@@ -73,50 +73,37 @@ def record_rollouts(
     info = venv.env_info
     pol = load_policy(policy, info)
     pol.reset(num_envs, seed)
-    header = RecordingHeader.from_env_info(
-        info,
-        int(np.prod(venv.single_observation_space.shape)),
-        threshold=threshold,
-        jac_dtype=jac_dtype,
+    recorder = StepRecorder(
+        out,
+        venv.batch,
         policy=pol.description,
-        seed=seed,
+        jac_dtype=jac_dtype,
+        overwrite=overwrite,
         extra={"episodes": episodes, "max_steps": info.episode_length, "num_envs": num_envs},
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     bar = _progress_bar(episodes * info.episode_length, env_name, progress)
     try:
-        with RecordingWriter(out, header, overwrite=overwrite) as writer:
-            _roll(venv, pol, writer, episodes, bar)
+        _roll(venv, pol, recorder, seed, episodes, bar)
     finally:
+        recorder.close()
         bar.close()
         venv.close()
     return out
 
 
-def _roll(venv, pol, writer: RecordingWriter, episodes: int, bar) -> None:
+def _roll(venv, pol, recorder: StepRecorder, seed: int, episodes: int, bar) -> None:
     b = venv.num_envs
-    obs, _ = venv.reset(seed=writer.header.seed)
+    recorder.start(seed)
+    obs, _ = venv.reset(seed=seed)
+    recorder.after_reset()
     active = np.ones(b, bool)  # env i's current episode is recorded
     started, finished = b, 0
     while finished < episodes:
         actions = np.asarray(pol.act(obs), np.float64)
-        next_obs, reward, terminated, truncated, infos = venv.step(actions)
+        obs, _, terminated, truncated, _ = venv.step(actions)
         idx = np.flatnonzero(active)
-        sp = infos["sparsity"]
-        writer.add_batch(
-            obs=obs[idx],
-            action=actions[idx],
-            reward=reward[idx],
-            terminated=terminated[idx],
-            truncated=truncated[idx],
-            state=infos["state"][idx],
-            next_state=infos["next_state"][idx],
-            jac_state=infos["jac_state"][idx],
-            jac_action=infos["jac_action"][idx],
-            sparsity=np.stack([sp[k][idx] for k in SPARSITY_KINDS], -1),
-            finite=infos["jac_finite"][idx],
-            env_indices=idx,
-        )
+        recorder.after_step(rows=idx)
         bar.update(len(idx))
         for i in np.flatnonzero(active & (terminated | truncated)):
             finished += 1
@@ -125,7 +112,6 @@ def _roll(venv, pol, writer: RecordingWriter, episodes: int, bar) -> None:
             else:
                 active[i] = False
         bar.set_postfix(episodes=f"{finished}/{episodes}", refresh=False)
-        obs = next_obs
 
 
 def _progress_bar(total: int, env_name: str, enabled: bool):

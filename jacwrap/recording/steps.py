@@ -1,58 +1,22 @@
-"""Array containers returned by the reader: :class:`Steps` (k steps) and :class:`EpisodeInfo`."""
+"""Array containers returned by the reader: :class:`Steps` (k steps) and :class:`EpisodeInfo`.
+
+``Steps`` is made from the step schema (:mod:`jacwrap.schema`): one field per
+:data:`~jacwrap.schema.FIELDS` entry, so a new column needs no edit here.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
-#: Steps fields in storage order, with their per-step shape (in terms of the header dims).
-STEP_FIELDS = (
-    "obs",
-    "action",
-    "reward",
-    "terminated",
-    "truncated",
-    "state",
-    "next_state",
-    "jac_state",
-    "jac_action",
-    "zero_state",
-    "zero_action",
-    "sparsity",
-    "finite",
-    "episode",
-    "t",
-)
+from jacwrap import schema
 
 
-@dataclass
-class Steps:
-    """k consecutive recorded steps as NumPy arrays with leading axis k (``len(steps) == k``).
-
-    ``obs`` is the observation the action was taken on; ``state``/``next_state`` are s and
-    s'. ``jac_state`` (k,n,n) and ``jac_action`` (k,n,m) are float64, or float32 if the
-    header says so; ``zero_state``/``zero_action`` are the zero masks computed from the
-    float64 Jacobians at the header's threshold; ``sparsity`` (k,3) is [state, action,
-    combined] (NaN where not ``finite``). ``episode`` is the episode index of each step and
-    ``t`` its step within that episode.
-    """
-
-    obs: np.ndarray  # (k, obs_dim) float32
-    action: np.ndarray  # (k, m) float64
-    reward: np.ndarray  # (k,) float64
-    terminated: np.ndarray  # (k,) bool
-    truncated: np.ndarray  # (k,) bool
-    state: np.ndarray  # (k, n) float64
-    next_state: np.ndarray  # (k, n) float64
-    jac_state: np.ndarray  # (k, n, n)
-    jac_action: np.ndarray  # (k, n, m)
-    zero_state: np.ndarray  # (k, n, n) bool
-    zero_action: np.ndarray  # (k, n, m) bool
-    sparsity: np.ndarray  # (k, 3) float64
-    finite: np.ndarray  # (k,) bool
-    episode: np.ndarray  # (k,) int64
-    t: np.ndarray  # (k,) int64
+class _StepsMethods:
+    """The methods of :class:`Steps` (its fields come from :data:`jacwrap.schema.FIELDS`)."""
 
     def __len__(self) -> int:
         return int(self.reward.shape[0])
@@ -61,20 +25,81 @@ class Steps:
         """Rows ``index`` (a slice or an index array) of every field, as a new :class:`Steps`."""
         if isinstance(index, int | np.integer):
             index = slice(int(index), int(index) + 1 if index != -1 else None)
-        return Steps(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+        return self._map(lambda a: a[index])
 
     def copy(self) -> Steps:
         """A copy that owns its arrays."""
-        return Steps(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
+        return self._map(np.copy)
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """The field groups these steps carry (``core``, and ``contacts`` where recorded)."""
+        return schema.step_groups(self)
+
+    @property
+    def has_contacts(self) -> bool:
+        """Whether the contact fields are there (recordings of format version 2 with them)."""
+        return "contacts" in self.groups
+
+    def _map(self, fn) -> Steps:
+        return type(self)(
+            **{
+                f.name: None if (a := getattr(self, f.name)) is None else fn(a)
+                for f in fields(self)
+            }
+        )
 
     @classmethod
     def concat(cls, parts: list[Steps]) -> Steps:
         """Concatenate along the step axis (at least one part; one part is returned as is)."""
         if len(parts) == 1:
             return parts[0]
-        return cls(
-            **{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)}
-        )
+        out: dict[str, Any] = {}
+        for f in fields(cls):
+            values = [getattr(p, f.name) for p in parts]
+            out[f.name] = None if values[0] is None else np.concatenate(values)
+        return cls(**out)
+
+    @classmethod
+    def empty(cls, dims: schema.Dims, jac_dtype: str, groups: tuple[str, ...]) -> Steps:
+        """Zero steps of a recording with ``dims``, ``jac_dtype`` and ``groups``."""
+        jd = np.dtype(np.float64 if jac_dtype == "float64" else np.float32)
+        out = {}
+        for f in schema.fields_of(groups):
+            dtype = jd if f.name in ("jac_state", "jac_action") else f.dtype
+            out[f.name] = np.zeros((0, *f.shape(dims)), dtype)
+        return cls(**out)
+
+
+def _steps_doc() -> str:
+    lines = [
+        "k consecutive recorded steps as NumPy arrays with leading axis k (``len(steps) == k``).",
+        "",
+        "Its fields are the step schema's (:data:`jacwrap.schema.FIELDS`): ``jac_state`` and",
+        "``jac_action`` are float64, or float32 if the header says so; ``zero_state`` and",
+        "``zero_action`` are computed from the float64 Jacobians at the header's threshold;",
+        "fields of the ``contacts`` group are None in a recording without contact data.",
+        "",
+    ]
+    for f in schema.FIELDS:
+        shape = schema.shape_text(f)[1:].rstrip(",)")
+        lines.append(f"- ``{f.name}`` (k{', ' if shape else ''}{shape}) {f.dtype}: {f.doc}")
+    return "\n".join(lines)
+
+
+Steps = dataclasses.make_dataclass(
+    "Steps",
+    [
+        (f.name, np.ndarray | None, dataclasses.field(default=None))
+        if f.group != "core"
+        else (f.name, np.ndarray)
+        for f in schema.FIELDS
+    ],
+    bases=(_StepsMethods,),
+    kw_only=True,
+    namespace={"__doc__": _steps_doc(), "__module__": __name__},
+)
+Steps.__qualname__ = "Steps"
 
 
 @dataclass(frozen=True)

@@ -11,20 +11,56 @@ chunk readable. Memory is bounded by the envs' in-progress episodes plus one chu
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from jacwrap.recording import codec, format, schema
+from jacwrap import schema
+from jacwrap.recording import codec, format
 from jacwrap.recording.errors import RecordingError, RecordingExistsError, over_limit
 from jacwrap.recording.header import FORMAT_VERSION, RecordingHeader, encode_header
 from jacwrap.sparsity import jacobians_finite, sparsity_triplet
 
 DEFAULT_CHUNK_BYTES = 1 << 20
 DEFAULT_MAX_CHUNK_STEPS = 1024
+
+#: Fields the writer computes when they are not given (from the Jacobians and threshold).
+COMPUTED = ("sparsity", "finite")
+
+
+@dataclass
+class _Episode:
+    """A row of the episode table (:data:`format.EPISODE_DTYPE`), filled while written."""
+
+    env: int
+    start: int
+    length: int = 0
+    ret: float = 0.0
+    complete: bool = False
+
+
+@dataclass
+class _Segment:
+    """A row of a chunk's segment table (:data:`format.SEGMENT_DTYPE`)."""
+
+    episode: int
+    env: int
+    t0: int
+    count: int = 0
+    ends: bool = False
+    ret: float = 0.0
+
+
+def _table(rows: list, dtype: np.dtype) -> np.ndarray:
+    out = np.zeros(len(rows), dtype)
+    for name in dtype.names:
+        out[name] = [getattr(r, name) for r in rows]
+    return out
 
 
 class RecordingWriter:
@@ -57,17 +93,18 @@ class RecordingWriter:
         level: int = codec.DEFAULT_LEVEL,
     ):
         self.path = Path(path)
+        header = dataclasses.replace(header, format_version=FORMAT_VERSION)
         self.header = header
-        self._n, self._m = header.n, header.m
-        head = encode_header(header, codec.codec_description(header.jac_dtype, level), path)
+        self._blocks = header.blocks
+        self._fields = schema.writer_fields(header.groups)
+        head = encode_header(header, codec.codec_description(self._blocks, level), path)
         if not 1 <= max_chunk_steps <= format.MAX_CHUNK_STEPS:
             limit = f"1..{format.MAX_CHUNK_STEPS}"
             raise over_limit(path, "writer", "max_chunk_steps", max_chunk_steps, limit)
         if chunk_bytes > format.MAX_CHUNK_RAW:
             limit = f"<= {format.MAX_CHUNK_RAW}"
             raise over_limit(path, "writer", "chunk_bytes", chunk_bytes, limit)
-        specs = codec.column_specs(header.n, header.m, header.obs_dim, header.jac_dtype)
-        per_step = codec.raw_size(1, specs)  # <= MAX_CHUNK_RAW by the dims limits
+        per_step = schema.raw_step_size(header.dims, header.jac_dtype, header.groups)
         self.chunk_steps = int(max(1, min(max_chunk_steps, chunk_bytes // per_step)))
         self._level = level
         self._cctx = codec.compressor(level)
@@ -83,12 +120,12 @@ class RecordingWriter:
         self._write(head + format.crc(head).to_bytes(4, "little"))
         self._offset = self._f.tell()
         self._chunks: list[tuple[int, int, int, int]] = []
-        self._episodes: list[list[Any]] = []  # [env, start, length, ret, complete]
+        self._episodes: list[_Episode] = []
         self._num_steps = 0
-        self._layout = schema.field_layout(schema.Dims(header.n, header.m, header.obs_dim))
+        self._layout = schema.writer_layout(header.dims, header.groups)
         # chunk in progress
         self._chunk = _Columns(self._layout, self.chunk_steps)
-        self._segments: list[list[Any]] = []  # [episode, env, t0, count, ends, ret]
+        self._segments: list[_Segment] = []
         # per-env state: the steps of episodes not yet in the stream
         self._buffers: dict[int, _Columns] = {}
         self._queue: deque[tuple[int, _Columns]] = deque()
@@ -106,86 +143,35 @@ class RecordingWriter:
     def num_episodes(self) -> int:
         return len(self._episodes)
 
-    def add(
-        self,
-        env_index: int = 0,
-        *,
-        obs,
-        action,
-        reward,
-        terminated,
-        truncated,
-        state,
-        next_state,
-        jac_state,
-        jac_action,
-        sparsity=None,
-        finite=None,
-        end_episode: bool | None = None,
-    ) -> None:
-        """Record one step of env ``env_index``.
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The fields :meth:`add_batch` takes (``sparsity``/``finite`` may be omitted)."""
+        return tuple(f.name for f in self._fields)
+
+    def add(self, env_index: int = 0, *, end_episode: bool | None = None, **fields: Any) -> None:
+        """Record one step of env ``env_index``: every field of :attr:`fields` (the step
+        schema, :data:`jacwrap.schema.FIELDS`) as a keyword with its per-step shape.
 
         ``end_episode`` (default ``terminated or truncated``) closes the env's episode; its
         next step starts a new one. ``sparsity``/``finite`` are computed when omitted.
         """
         self.add_batch(
-            obs=np.asarray(obs)[None],
-            action=np.asarray(action)[None],
-            reward=np.asarray(reward)[None],
-            terminated=np.asarray(terminated)[None],
-            truncated=np.asarray(truncated)[None],
-            state=np.asarray(state)[None],
-            next_state=np.asarray(next_state)[None],
-            jac_state=np.asarray(jac_state)[None],
-            jac_action=np.asarray(jac_action)[None],
-            sparsity=None if sparsity is None else np.asarray(sparsity)[None],
-            finite=None if finite is None else np.asarray(finite)[None],
+            **{k: None if v is None else np.asarray(v)[None] for k, v in fields.items()},
             end_episode=None if end_episode is None else np.asarray([end_episode]),
             env_indices=[env_index],
         )
 
-    def add_batch(
-        self,
-        *,
-        obs,
-        action,
-        reward,
-        terminated,
-        truncated,
-        state,
-        next_state,
-        jac_state,
-        jac_action,
-        sparsity=None,
-        finite=None,
-        end_episode=None,
-        env_indices=None,
-    ) -> None:
-        """Record one step of each of B envs (arrays with a leading axis B).
+    def add_batch(self, *, end_episode=None, env_indices=None, **fields: Any) -> None:
+        """Record one step of each of B envs: every field of :attr:`fields` as a keyword,
+        an array with a leading axis B (``sparsity``/``finite`` computed when omitted).
 
         ``env_indices`` (default ``range(B)``) names the envs; ``end_episode`` (B,) bool
-        defaults to ``terminated | truncated``.
+        defaults to ``terminated | truncated``. A missing or unknown field, or a wrong
+        shape, raises before anything is written.
         """
         self._check_open()
-        n, m, h = self._n, self._m, self.header
-        b = np.asarray(reward).shape[0]
-        arrs = {
-            "obs": _arr(obs, np.float32, (b, h.obs_dim), "obs"),
-            "action": _arr(action, np.float64, (b, m), "action"),
-            "reward": _arr(reward, np.float64, (b,), "reward"),
-            "terminated": _arr(terminated, bool, (b,), "terminated"),
-            "truncated": _arr(truncated, bool, (b,), "truncated"),
-            "state": _arr(state, np.float64, (b, n), "state"),
-            "next_state": _arr(next_state, np.float64, (b, n), "next_state"),
-            "jac_state": _arr(jac_state, np.float64, (b, n, n), "jac_state"),
-            "jac_action": _arr(jac_action, np.float64, (b, n, m), "jac_action"),
-        }
-        if sparsity is None:
-            sparsity = sparsity_triplet(arrs["jac_state"], arrs["jac_action"], h.threshold)
-        arrs["sparsity"] = _arr(sparsity, np.float64, (b, 3), "sparsity")
-        if finite is None:
-            finite = jacobians_finite(arrs["jac_state"], arrs["jac_action"])
-        arrs["finite"] = _arr(finite, bool, (b,), "finite")
+        arrs = self._rows(fields)
+        b = arrs["reward"].shape[0]
         if end_episode is None:
             ends = arrs["terminated"] | arrs["truncated"]
         else:
@@ -195,6 +181,29 @@ class RecordingWriter:
             raise ValueError(f"{len(envs)} env indices for a batch of {b}")
         for i, env in enumerate(envs):
             self._add_row(env, arrs, i, bool(ends[i]))
+
+    def _rows(self, fields: dict[str, Any]) -> dict[str, np.ndarray]:
+        """The fields as arrays of the schema's dtypes and shapes (``COMPUTED`` filled in)."""
+        unknown = sorted(set(fields) - set(self.fields))
+        missing = [f for f in self.fields if fields.get(f) is None and f not in COMPUTED]
+        if unknown or missing:
+            what = [f"unknown field(s) {unknown}" if unknown else ""]
+            what += [f"missing field(s) {missing}" if missing else ""]
+            raise TypeError(
+                f"{self.path}: {'; '.join(w for w in what if w)}; this recording's fields "
+                f"are {list(self.fields)}"
+            )
+        b = np.asarray(fields["reward"]).shape[0]
+        dims, h = self.header.dims, self.header
+        arrs: dict[str, np.ndarray] = {}
+        for f in self._fields:
+            if fields.get(f.name) is not None:
+                arrs[f.name] = _arr(fields[f.name], f.dtype, (b, *f.shape(dims)), f.name)
+        if "sparsity" not in arrs:
+            arrs["sparsity"] = sparsity_triplet(arrs["jac_state"], arrs["jac_action"], h.threshold)
+        if "finite" not in arrs:
+            arrs["finite"] = jacobians_finite(arrs["jac_state"], arrs["jac_action"])
+        return arrs
 
     def end_episode(self, env_index: int = 0) -> None:
         """Close env ``env_index``'s episode (e.g. a step limit of the caller) as complete."""
@@ -212,7 +221,7 @@ class RecordingWriter:
         self._write_chunk()
         if self._streaming is not None:  # the streaming episode continues in the next chunk
             ep = self._episodes[self._stream_episode]
-            self._segments.append([self._stream_episode, ep[0], ep[2], 0, 0, ep[3]])
+            self._segments.append(_Segment(self._stream_episode, ep.env, ep.length, ret=ep.ret))
 
     def close(self) -> None:
         """Write everything still buffered (in-progress episodes marked incomplete), the
@@ -231,9 +240,7 @@ class RecordingWriter:
             table = np.zeros(len(chunks), format.CHUNK_ENTRY_DTYPE)
             for j, name in enumerate(format.CHUNK_ENTRY_DTYPE.names):
                 table[name] = chunks[:, j]
-            eps = np.zeros(len(self._episodes), format.EPISODE_DTYPE)
-            for j, name in enumerate(format.EPISODE_DTYPE.names):
-                eps[name] = [e[j] for e in self._episodes]
+            eps = _table(self._episodes, format.EPISODE_DTYPE)
             index = format.pack_index(table, eps, self._num_steps)
             index_offset = self._offset
             self._write(index)
@@ -266,17 +273,16 @@ class RecordingWriter:
                 self._queue.append((env, self._buffers.pop(env)))
 
     def _start_stream_episode(self, env: int, rows: _Columns | None) -> None:
-        self._episodes.append([env, self.num_steps, 0, 0.0, False])
+        self._episodes.append(_Episode(env, self.num_steps))
         self._stream_episode = len(self._episodes) - 1
-        self._segments.append([self._stream_episode, env, 0, 0, 0, 0.0])
+        self._segments.append(_Segment(self._stream_episode, env, 0))
         if rows is not None:
             self._append_block(rows)
 
     def _end_stream_episode(self, complete: bool) -> None:
-        ep = self._episodes[self._stream_episode]
-        ep[4] = complete
+        self._episodes[self._stream_episode].complete = complete
         if complete and self._segments:
-            self._segments[-1][4] = 1
+            self._segments[-1].ends = True
         self._streaming = None
         self._drain_queue()
         waiting = [(b.size, -e) for e, b in self._buffers.items() if b.size]
@@ -294,9 +300,9 @@ class RecordingWriter:
         if not rows.size:
             return
         self._start_stream_episode(env, rows)
-        self._episodes[self._stream_episode][4] = complete
+        self._episodes[self._stream_episode].complete = complete
         if complete and self._segments:
-            self._segments[-1][4] = 1
+            self._segments[-1].ends = True
 
     def _make_room(self) -> None:
         """Write the chunk if it is full (only when the next step arrives, so that an
@@ -304,7 +310,7 @@ class RecordingWriter:
         if self._chunk.size >= self.chunk_steps:
             self._write_chunk()
             ep = self._episodes[self._stream_episode]
-            self._segments.append([self._stream_episode, ep[0], ep[2], 0, 0, 0.0])
+            self._segments.append(_Segment(self._stream_episode, ep.env, ep.length))
 
     def _append_row(self, arrs: dict[str, np.ndarray], i: int) -> None:
         self._make_room()
@@ -323,17 +329,17 @@ class RecordingWriter:
     def _count(self, rewards: np.ndarray) -> None:
         seg = self._segments[-1]
         ep = self._episodes[self._stream_episode]
-        ret = ep[3]
+        ret = ep.ret
         for r in rewards.tolist():  # sequential sum, the same whichever path a step took
             ret += r
-        seg[3] += len(rewards)
-        ep[2] += len(rewards)
-        ep[3] = ret
-        seg[5] = ret  # the episode's return so far (same value in index and scan)
+        seg.count += len(rewards)
+        ep.length += len(rewards)
+        ep.ret = ret
+        seg.ret = ret  # the episode's return so far (same value in index and scan)
 
     # -- chunk output ---------------------------------------------------------------------------
     def _write_chunk(self) -> None:
-        segs = [s for s in self._segments if s[3] > 0]
+        segs = [s for s in self._segments if s.count > 0]
         k = self._chunk.size
         if not k:
             return
@@ -345,10 +351,9 @@ class RecordingWriter:
             for jac, mask in (("jac_state", "zero_state"), ("jac_action", "zero_action")):
                 cols[mask] = np.abs(cols[jac]) < thr
                 cols[jac] = np.where(cols[mask], 0.0, cols[jac]).astype(np.float32)
-        payload = self._cctx.compress(codec.encode_columns(cols, self.header.jac_dtype))
-        seg_arr = np.zeros(len(segs), format.SEGMENT_DTYPE)
-        for j, name in enumerate(format.SEGMENT_DTYPE.names):
-            seg_arr[name] = [s[j] for s in segs]
+        raw = codec.encode_columns(cols, self._blocks, self.header.jac_dtype)
+        payload = self._cctx.compress(raw)
+        seg_arr = _table(segs, format.SEGMENT_DTYPE)
         head = format.pack_chunk_head(k, self._num_steps, seg_arr, payload)
         frame = head + payload
         self._write(frame)
