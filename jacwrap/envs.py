@@ -63,7 +63,8 @@ class EnvInfo:
 
     ``state_labels`` has n = nq + nv entries (``qpos:<joint>`` then ``qvel:<joint>``), the
     row and column labels of J_s; ``action_labels`` has nu entries (``act:<actuator>``),
-    the column labels of J_a.
+    the column labels of J_a. ``contact_pairs`` labels (``geom1:geom2``) the model's
+    candidate contact pairs, the columns of each step's contact masks (:mod:`jacwrap.contacts`).
     """
 
     name: str
@@ -78,6 +79,7 @@ class EnvInfo:
     action_labels: tuple[str, ...]
     ctrl_low: tuple[float, ...]
     ctrl_high: tuple[float, ...]
+    contact_pairs: tuple[str, ...] = ()
 
     @property
     def n(self) -> int:
@@ -118,6 +120,8 @@ def describe(env: Any, name: str | None = None) -> EnvInfo:
     """Build the :class:`EnvInfo` of a Playground env object (raises if unsupported)."""
     import mujoco
 
+    from jacwrap.contacts import contact_pairs  # imports JAX: not at `import jacwrap`
+
     model = env.mj_model
     bad = [
         int(t)
@@ -150,6 +154,7 @@ def describe(env: Any, name: str | None = None) -> EnvInfo:
         action_labels=tuple(act),
         ctrl_low=tuple(float(x) for x in rng[:, 0]),
         ctrl_high=tuple(float(x) for x in rng[:, 1]),
+        contact_pairs=contact_pairs(model),
     )
 
 

@@ -8,15 +8,21 @@ reverse mode does not go through MJX's constraint solver loop.
 
 Rows of both Jacobians are next-state variables, columns the current state (qpos, qvel)
 or action variables, in that order.
+
+Both steps also return what the constraint solver saw during the step (active contact pairs,
+contact and constraint-row counts; :mod:`jacwrap.contacts`), taken from the same trace of the
+env's step: no second simulation, and the step itself is unchanged.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
+from jacwrap import contacts as _contacts
 from jacwrap.sparsity import GROUND_TRUTH_THRESHOLD, sparsity_triplet
 
 
@@ -29,6 +35,10 @@ class StepResult(NamedTuple):
     jac_action: jax.Array  # (n, m), or (0, 0) when Jacobians are off
     sparsity: jax.Array  # (3,) state, action, combined; NaN when non-finite or off
     finite: jax.Array  # () bool, all Jacobian entries finite (True when off)
+    contacts: jax.Array  # (P,) bool, pairs in contact at any substep ((0,) when off)
+    contacts_start: jax.Array  # (P,) bool, pairs in contact at the start state s
+    n_contacts: jax.Array  # () int32, active contacts, max over substeps (-1 when off)
+    n_constraints: jax.Array  # () int32, active constraint rows, max over substeps
 
 
 def state_vector(data: Any) -> jax.Array:
@@ -44,22 +54,41 @@ def transition(env: Any, state: Any, s: jax.Array, a: jax.Array) -> tuple[jax.Ar
     return state_vector(nxt.data), nxt
 
 
+def _observed(env: Any, contacts: bool, step: Callable[[], Any]) -> tuple[Any, Any]:
+    """(step(), the contact summary of the env steps it traced) (:mod:`jacwrap.contacts`)."""
+    if not contacts:
+        return step(), _contacts.absent()
+    with _contacts.capture(_contacts.layout(env.mj_model), type(env).__name__) as cap:
+        out = step()
+    return out, cap.summary()
+
+
 def jacobian_step(
-    env: Any, state: Any, action: jax.Array, threshold: float = GROUND_TRUTH_THRESHOLD
+    env: Any,
+    state: Any,
+    action: jax.Array,
+    threshold: float = GROUND_TRUTH_THRESHOLD,
+    contacts: bool = True,
 ) -> StepResult:
-    """One env step with J_s, J_a and their sparsity (unbatched; vmap it for a batch)."""
+    """One env step with J_s, J_a and their sparsity (unbatched; vmap it for a batch).
+
+    ``contacts=False`` leaves out the contact summary ((0,) masks, counts of -1).
+    """
     s = state_vector(state.data)
-    (js, ja), nxt = jax.jacfwd(
-        lambda s_, a_: transition(env, state, s_, a_), argnums=(0, 1), has_aux=True
-    )(s, action)
+
+    def f(s_, a_):
+        (s_next, nxt), con = _observed(env, contacts, lambda: transition(env, state, s_, a_))
+        return s_next, (nxt, con)
+
+    (js, ja), (nxt, con) = jax.jacfwd(f, argnums=(0, 1), has_aux=True)(s, action)
     sp = sparsity_triplet(js, ja, threshold)
     finite = jnp.isfinite(js).all() & jnp.isfinite(ja).all()
-    return StepResult(nxt, state_vector(nxt.data), js, ja, sp, finite)
+    return StepResult(nxt, state_vector(nxt.data), js, ja, sp, finite, *con)
 
 
-def plain_step(env: Any, state: Any, action: jax.Array) -> StepResult:
+def plain_step(env: Any, state: Any, action: jax.Array, contacts: bool = True) -> StepResult:
     """One env step without Jacobians, in the same result layout."""
-    nxt = env.step(state, action)
+    nxt, con = _observed(env, contacts, lambda: env.step(state, action))
     empty = jnp.zeros((0, 0), dtype=state.data.qpos.dtype)
     nan3 = jnp.full((3,), jnp.nan, dtype=state.data.qpos.dtype)
-    return StepResult(nxt, state_vector(nxt.data), empty, empty, nan3, jnp.array(True))
+    return StepResult(nxt, state_vector(nxt.data), empty, empty, nan3, jnp.array(True), *con)
