@@ -44,6 +44,7 @@ bench: setup
     {{py}} -m bench.bench_env
     {{py}} -m bench.bench_policy
     {{py}} -m bench.bench_stages
+    {{py}} -m bench.bench_contacts
     {{py}} -m bench.bench_batching
     {{py}} -m bench.bench_large_batch
     {{py}} -m bench.bench_clients
