@@ -330,7 +330,7 @@ def test_an_env_step_without_mjx_env_step_is_a_typed_error():
             return state.replace(data=data)
 
     env = Direct()
-    st = env.reset(jax.random.PRNGKey(0))
+    st = jax.eval_shape(env.reset, jax.random.PRNGKey(0))  # abstract: traces, runs nothing
     with pytest.raises(UnsupportedEnvError, match="mjx_env.step"):
         jax.eval_shape(lambda s, a: plain_step(env, s, a), st, jnp.zeros(2))
     out = jax.eval_shape(lambda s, a: plain_step(env, s, a, contacts=False), st, jnp.zeros(2))
@@ -345,7 +345,7 @@ def test_rk4_is_refused():
 
 def test_capture_is_for_the_tracing_thread_only_and_restores_the_step(toy):
     env = toy
-    data = env.reset(jax.random.PRNGKey(0)).data
+    data = jax.eval_shape(env.reset, jax.random.PRNGKey(0)).data
     original = mjx_env.step
     lay = contacts.layout(env.mj_model)
     other: list[Any] = []
