@@ -479,3 +479,49 @@ async def test_reads_only_the_current_episode_and_small_blocks(tmp_path):
     # the first block (256 steps, clipped to the file), step 70's 32-step block, episode 1's
     # first (global step 120) and the one after it, read ahead as step 120 is near its end
     assert spy.reads == [(0, 240), (64, 96), (96, 128), (128, 160)]
+
+
+def _demo_with_contacts(path: Path, pairs: tuple[str, ...]) -> np.ndarray:
+    """The demo's first episode rewritten as a version 2 file with planted contact masks."""
+    import dataclasses
+
+    with open_recording(DEMO) as old:
+        header = dataclasses.replace(old.header, contact_pairs=pairs, format_version=2)
+        s = old.episode(0)
+    k = len(s)
+    contacts = np.zeros((k, len(pairs)), bool)
+    contacts[5:9, 0] = True
+    contacts[7:12, 1] = True
+    with RecordingWriter(path, header) as w:
+        w.add_batch(
+            **{f: getattr(s, f) for f in w.fields if getattr(s, f, None) is not None},
+            contacts=contacts,
+            contacts_start=contacts,
+            n_contacts=contacts.sum(1).astype(np.int32) * 2,
+            n_constraints=contacts.sum(1).astype(np.int32) * 6,
+            env_indices=[0] * k,
+        )
+    return contacts
+
+
+@run_async
+async def test_contacts_panel_and_trace_row(tmp_path):
+    """A version 2 file: the step's pairs in the contacts panel, a ``con`` row in the trace;
+    the version 1 demo says it has no contact data and replays as before."""
+    path = tmp_path / "contacts.jwr"
+    _demo_with_contacts(path, ("floor:left", "floor:right", "pole:cart"))
+    app = ReplayApp(path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        assert app.shown("contacts").startswith("no contact\n0/3 pairs")
+        app.goto(8)
+        await settle(pilot, app)
+        assert app.shown("contacts") == (
+            "floor:left, floor:right\n2/3 pairs · 4 contacts · 12 rows"
+        )
+        assert "con " in text_of(app, "#trace")
+    app = ReplayApp(DEMO)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        assert app.shown("contacts") == "no contact data in this recording"
+        assert "(no contact data)" in text_of(app, "#trace")

@@ -15,6 +15,7 @@ from tui.episode import build_episode_view
 from tui.playback import SeekError, change_speed, parse_seek, playback_target, tick_plan
 from tui.source import RecordingSource
 from tui.widgets.bars import bar, format_sparsity, render_bars
+from tui.widgets.contacts import NO_DATA, render_contacts
 from tui.widgets.fit import NO_FITS, fit_rows, render_fit
 from tui.widgets.heatmap import (
     RAMP,
@@ -167,7 +168,24 @@ def test_column_means_sparkline_and_marker():
     text = render_trace(sp, np.arange(8.0), step=3, width=12).plain.split("\n")
     assert text[0] == "J_s " + "▅" * 8  # 0.5 -> level round(3.5) = 4 of ▁▂▃▄▅▆▇█
     assert text[2] == "rew ▁▂▃▄▅▆▇█"[: len(text[2])]
-    assert text[3].index("▲") == 4 + 3
+    assert text[3] == "con (no contact data)"  # a recording without contact columns
+    assert text[4].index("▲") == 4 + 3
+    # with contacts: pairs in contact per step 0, 1, 2, 2, 0, 0, 1, 2 scaled to the most (2)
+    contacts = np.zeros((8, 3), bool)
+    for t, k in enumerate([0, 1, 2, 2, 0, 0, 1, 2]):
+        contacts[t, :k] = True
+    text = render_trace(sp, np.arange(8.0), step=3, width=12, contacts=contacts).plain
+    assert text.split("\n")[3] == "con ▁▅██▁▁▅█"  # 1 of 2 -> round(3.5) = 4 -> ▅
+
+
+def test_contacts_panel_names_the_pairs_or_the_missing_data():
+    pairs = ("floor:bfoot", "floor:ffoot", "floor:torso")
+    text = render_contacts(pairs, np.array([True, False, True]), 4, 12, 40).plain
+    assert text == "floor:bfoot, floor:torso\n2/3 pairs · 4 contacts · 12 rows"
+    assert render_contacts(pairs, np.zeros(3, bool), 0, 1, 40).plain.startswith("no contact\n")
+    assert render_contacts(None, None, None, None, 40).plain == NO_DATA
+    first = render_contacts(pairs, np.ones(3, bool), 9, 9, 12).plain.split("\n")[0]
+    assert first == "floor:bfoot…" and len(first) == 12
 
 
 # ----------------------------------------------------------------------------- fits

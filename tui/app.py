@@ -50,6 +50,7 @@ from .screens.help import HelpScreen
 from .screens.seek import SeekScreen
 from .source import RecordingSource
 from .widgets.bars import SparsityBars
+from .widgets.contacts import ContactsPanel, render_contacts
 from .widgets.fit import FitPanel, render_fit
 from .widgets.heatmap import HeatmapData, JacobianHeatmap
 from .widgets.robot import RobotView, half_blocks
@@ -166,6 +167,8 @@ class ReplayApp(App[None]):
             with Vertical(id="right"):
                 yield Static("Step sparsity (share of zeros)", classes="title")
                 yield SparsityBars("", id="bars")
+                yield Static("Contacts (this step)", classes="title")
+                yield ContactsPanel("", id="contacts")
                 yield SelectedPanel("", id="selected")
                 yield Static("Episode runs (steps)", classes="title")
                 yield EpisodePanel("", id="episode")
@@ -179,6 +182,7 @@ class ReplayApp(App[None]):
         self.w_status = self.query_one("#status", Static)
         self.w_heatmap = self.query_one(JacobianHeatmap)
         self.w_bars = self.query_one(SparsityBars)
+        self.w_contacts = self.query_one(ContactsPanel)
         self.w_selected = self.query_one(SelectedPanel)
         self.w_episode = self.query_one(EpisodePanel)
         self.w_fit = self.query_one(FitPanel)
@@ -304,7 +308,7 @@ class ReplayApp(App[None]):
         self.loading_episode = False
         self.view = message.view
         self.episode_index = message.view.index
-        self.w_trace.set_episode(message.view.sparsity, message.view.reward)
+        self.w_trace.set_episode(message.view.sparsity, message.view.reward, message.view.contacts)
         self.w_episode.update(render_episode(message.view))
         self.goto(message.t)
 
@@ -380,6 +384,7 @@ class ReplayApp(App[None]):
         t = self.t
         self._update_status()
         self.w_bars.show(view.sparsity[t])
+        self.w_contacts.update(self.contacts_text(t), layout=False)
         self.w_trace.set_step(t)
         data = self.step_data()
         heatmap = self.w_heatmap
@@ -393,6 +398,19 @@ class ReplayApp(App[None]):
         row, col = heatmap.cursor
         self.w_selected.update(render_selected(data, view, row, col, t), layout=False)
         self.request_robot_frame()
+
+    def contacts_text(self, t: int):
+        """The contacts panel of step ``t`` of the current episode."""
+        view = self.view
+        if view is None or self.source is None or not view.has_contacts:
+            return render_contacts(None, None, None, None, 32)
+        return render_contacts(
+            self.source.header.contact_pairs,
+            view.contacts[t],
+            int(view.n_contacts[t]),
+            int(view.n_constraints[t]),
+            32,
+        )
 
     def request_robot_frame(self) -> None:
         """Ask for the current step's robot frame; one worker at a time, the latest step wins."""

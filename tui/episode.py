@@ -35,6 +35,13 @@ class EpisodeView:
     zero_action: np.ndarray  # (T, n, m) bool
     stats_state: RunLengths  # of this episode only (jacwrap.episode_stats names)
     stats_action: RunLengths
+    contacts: np.ndarray | None = None  # (T, P) bool: pairs in contact (None: no data)
+    n_contacts: np.ndarray | None = None  # (T,) int32
+    n_constraints: np.ndarray | None = None  # (T,) int32
+
+    @property
+    def has_contacts(self) -> bool:
+        return self.contacts is not None
 
     @property
     def n(self) -> int:
@@ -61,6 +68,20 @@ class EpisodeView:
         )
 
 
+#: The ``Steps`` fields an :class:`EpisodeView` keeps (the contact ones are None in files
+#: without contact data).
+VIEW_FIELDS = (
+    "sparsity",
+    "reward",
+    "finite",
+    "zero_state",
+    "zero_action",
+    "contacts",
+    "n_contacts",
+    "n_constraints",
+)
+
+
 class Cancelled(Exception):
     """Raised by :func:`build_episode_view` when its ``cancelled`` callback says so."""
 
@@ -69,14 +90,14 @@ def build_episode_view(
     info: Any, chunks: Iterable[Any], cancelled: Callable[[], bool] = lambda: False
 ) -> EpisodeView:
     """Assemble an :class:`EpisodeView` from an ``EpisodeInfo`` and its ``Steps`` chunks."""
-    parts: dict[str, list[np.ndarray]] = {
-        k: [] for k in ("sparsity", "reward", "finite", "zero_state", "zero_action")
-    }
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in VIEW_FIELDS}
     for chunk in chunks:
         if cancelled():
             raise Cancelled
         for key, acc in parts.items():
-            acc.append(np.asarray(getattr(chunk, key)))
+            value = getattr(chunk, key, None)
+            if value is not None:
+                acc.append(np.asarray(value))
     arrays = {k: np.concatenate(v) if v else None for k, v in parts.items()}
     if arrays["reward"] is None:
         raise ValueError(f"episode {info.index} has no steps")
@@ -94,4 +115,7 @@ def build_episode_view(
         zero_action=arrays["zero_action"],
         stats_state=stats.state,
         stats_action=stats.action,
+        contacts=arrays["contacts"],
+        n_contacts=arrays["n_contacts"],
+        n_constraints=arrays["n_constraints"],
     )

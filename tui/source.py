@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .episode import EpisodeView, build_episode_view
+from .episode import VIEW_FIELDS, EpisodeView, build_episode_view
 
 BLOCK_STEPS = 256
 MAX_BLOCKS = 8
@@ -128,11 +128,8 @@ class RecordingSource:
 class _Light:
     """The fields of a ``Steps`` chunk that an :class:`EpisodeView` keeps (drops the values)."""
 
-    __slots__ = ("sparsity", "reward", "finite", "zero_state", "zero_action")
+    __slots__ = VIEW_FIELDS
 
     def __init__(self, steps: Any):
-        self.sparsity = steps.sparsity
-        self.reward = steps.reward
-        self.finite = steps.finite
-        self.zero_state = steps.zero_state
-        self.zero_action = steps.zero_action
+        for name in VIEW_FIELDS:
+            setattr(self, name, getattr(steps, name, None))

@@ -1,4 +1,5 @@
-"""Trace of the episode: J_s / J_a sparsity and reward as text sparklines, current step marked.
+"""Trace of the episode: J_s / J_a sparsity, reward and contacts as text sparklines, current
+step marked.
 
 Each column of the sparkline is the mean over the steps it covers (NaN steps, i.e.
 non-finite Jacobians, ignored); the column holding the current step is highlighted and
@@ -51,30 +52,45 @@ def sparkline(means: np.ndarray, lo: float, hi: float) -> str:
     return "".join(chars)
 
 
-def trace_lines(sparsity: np.ndarray, reward: np.ndarray, columns: int) -> dict:
-    """The sparklines of one episode at ``columns`` columns (computed once per width)."""
+def trace_lines(
+    sparsity: np.ndarray, reward: np.ndarray, columns: int, contacts: np.ndarray | None = None
+) -> dict:
+    """The sparklines of one episode at ``columns`` columns (computed once per width).
+
+    With ``contacts`` ((T, P) bool), a fourth line ``con`` shows the number of pairs in
+    contact (column mean, scaled to the most in the episode); without, it says so.
+    """
     finite_r = reward[np.isfinite(reward)]
     r_lo, r_hi = (float(finite_r.min()), float(finite_r.max())) if finite_r.size else (0.0, 1.0)
-    return {
-        "lines": [
-            ("J_s", sparkline(column_means(sparsity[:, 0], columns), 0.0, 1.0)),
-            ("J_a", sparkline(column_means(sparsity[:, 1], columns), 0.0, 1.0)),
-            ("rew", sparkline(column_means(reward, columns), r_lo, r_hi)),
-        ],
-        "reward_range": (r_lo, r_hi),
-    }
+    lines = [
+        ("J_s", sparkline(column_means(sparsity[:, 0], columns), 0.0, 1.0)),
+        ("J_a", sparkline(column_means(sparsity[:, 1], columns), 0.0, 1.0)),
+        ("rew", sparkline(column_means(reward, columns), r_lo, r_hi)),
+    ]
+    if contacts is not None:
+        count = contacts.sum(axis=1).astype(np.float64)
+        lines.append(("con", sparkline(column_means(count, columns), 0.0, max(1.0, count.max()))))
+    else:
+        lines.append(("con", "(no contact data)"))
+    return {"lines": lines, "reward_range": (r_lo, r_hi)}
 
 
 def render_trace(
-    sparsity: np.ndarray, reward: np.ndarray, step: int, width: int, lines: dict | None = None
+    sparsity: np.ndarray,
+    reward: np.ndarray,
+    step: int,
+    width: int,
+    lines: dict | None = None,
+    contacts: np.ndarray | None = None,
 ) -> Text:
-    """Three sparklines (J_s, J_a sparsity on [0, 1]; reward on its range) and a marker line."""
+    """Four sparklines (J_s, J_a sparsity on [0, 1]; reward on its range; pairs in contact)
+    and a marker line."""
     length = len(reward)
     cols = max(1, width - LABEL_W)
     out = Text(no_wrap=True, overflow="crop")
     if length == 0:
         return out.append("empty episode")
-    lines = lines or trace_lines(sparsity, reward, cols)
+    lines = lines or trace_lines(sparsity, reward, cols, contacts)
     mark = column_of(step, length, cols)
     for i, (label, line) in enumerate(lines["lines"]):
         if i:
@@ -99,6 +115,7 @@ class EpisodeTrace(Widget):
         super().__init__(**kwargs)
         self._sparsity: np.ndarray | None = None
         self._reward: np.ndarray | None = None
+        self._contacts: np.ndarray | None = None
         self._step = 0
         self._lines: tuple[int, dict] | None = None
         self.placeholder = "loading…"
@@ -108,9 +125,13 @@ class EpisodeTrace(Widget):
         self.placeholder = text
         self.refresh()
 
-    def set_episode(self, sparsity: np.ndarray, reward: np.ndarray) -> None:
-        """Show another episode's per-step sparsity ``(T, 3)`` and reward ``(T,)``."""
+    def set_episode(
+        self, sparsity: np.ndarray, reward: np.ndarray, contacts: np.ndarray | None = None
+    ) -> None:
+        """Show another episode's per-step sparsity ``(T, 3)``, reward ``(T,)`` and contact
+        masks ``(T, P)`` (None: the recording has no contact data)."""
         self._sparsity, self._reward, self._step = sparsity, reward, 0
+        self._contacts = contacts
         self._lines: tuple[int, dict] | None = None
         self.refresh()
 
@@ -124,7 +145,7 @@ class EpisodeTrace(Widget):
             return Text(self.placeholder, style="italic")
         cols = max(1, self.size.width - LABEL_W)
         if self._lines is None or self._lines[0] != cols:
-            self._lines = (cols, trace_lines(self._sparsity, self._reward, cols))
+            self._lines = (cols, trace_lines(self._sparsity, self._reward, cols, self._contacts))
         return render_trace(
             self._sparsity, self._reward, self._step, self.size.width, self._lines[1]
         )
