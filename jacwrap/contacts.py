@@ -245,7 +245,7 @@ class Capture:
         return combine(self.parts)
 
 
-_SWAP_LOCK = threading.Lock()
+_SWAP_LOCK = threading.RLock()  # re-entrant: a trace inside a trace nests its swap
 
 
 @contextlib.contextmanager
