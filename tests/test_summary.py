@@ -153,6 +153,9 @@ def test_json_keys_are_stable(recording, tmp_path, capsys):
     args = argparse.Namespace(files=[str(recording)], format="json", out=str(out))
     assert summary_cmd.run(args) == 0
     rows = json.loads(out.read_text())
+    from jacwrap.recording.summary import CONTACT_KEYS
+
+    # the version 1 keys, in their order, then the contact columns added with format 2
     assert [list(r) for r in rows] == [
         [
             "file",
@@ -179,6 +182,7 @@ def test_json_keys_are_stable(recording, tmp_path, capsys):
             "switches",
             "mean_zero_run",
             "mean_nonzero_run",
+            *CONTACT_KEYS,
         ]
     ] * 2
     _check(rows)
@@ -223,3 +227,64 @@ def test_undefined_values_are_null_and_marked():
     line = to_table([row]).splitlines()[2]
     assert line.split()[1] == "0*"  # incomplete episode
     assert "- [-,-]" in line
+
+
+def test_contact_columns_by_hand(tmp_path):
+    """One 20-step episode: the zero mask changes at t = 5 and 12, the contact set at t = 4
+    and 15. Mask changes near a contact change: 5 (next to 4) of {5, 12}; contact changes
+    near a mask change: 4 of {4, 15}. Chance: each event has w = 3 change positions within
+    one step of it, out of N = 19, with b = 2 changes of the other kind placed at random:
+    pi = 1 - C(16, 2) / C(19, 2)."""
+    import dataclasses
+
+    header = dataclasses.replace(
+        synthetic_header(2, 1, 3), contact_pairs=("floor:foot", "floor:hand"), format_version=2
+    )
+    k = 20
+    js = np.full((k, 2, 2), 0.5)
+    js[5:12, 0, 1] = 0.0
+    contacts = np.zeros((k, 2), bool)
+    contacts[4:15, 0] = True
+    path = tmp_path / "c.jwr"
+    with RecordingWriter(path, header) as w:
+        w.add_batch(
+            obs=np.zeros((k, 3)),
+            action=np.zeros((k, 1)),
+            reward=np.ones(k),
+            terminated=np.zeros(k, bool),
+            truncated=np.arange(k) == k - 1,
+            state=np.zeros((k, 2)),
+            next_state=np.zeros((k, 2)),
+            jac_state=js,
+            jac_action=np.full((k, 2, 1), 0.5),
+            contacts=contacts,
+            contacts_start=contacts,
+            n_contacts=contacts.sum(1).astype(np.int32),
+            n_constraints=3 * contacts.sum(1).astype(np.int32),
+            env_indices=[0] * k,
+        )
+    with open_recording(path) as rec:
+        (row,) = summarize(rec)
+    chance = 1 - math.comb(16, 2) / math.comb(19, 2)
+    assert row["contact_changes"] == 2 and row["mask_changes"] == 2
+    assert row["contact_pairs_mean"] == pytest.approx(11 / 20)
+    assert row["mask_changes_at_contact"] == 0.5
+    assert row["contact_changes_changing_mask"] == 0.5
+    assert row["mask_changes_at_contact_chance"] == pytest.approx(chance, rel=1e-12)
+    assert row["contact_changes_changing_mask_chance"] == pytest.approx(chance, rel=1e-12)
+    assert "0.50 (0.30)" in to_table([row]).splitlines()[2]
+
+
+def test_version1_recording_summarises_without_contact_data():
+    """The committed version 1 demo: every other column as before, the contact ones null."""
+    from pathlib import Path
+
+    from jacwrap.recording.summary import CONTACT_KEYS, to_json
+
+    demo = Path(__file__).resolve().parent.parent / "recordings" / "demo-CartpoleBalance.jwr"
+    with open_recording(demo) as rec:
+        rows = summarize(rec)
+    assert rows[0]["steps"] == 120 and math.isfinite(rows[0]["sparsity_state_mean"])
+    for key in CONTACT_KEYS:
+        assert json.loads(to_json(rows))[0][key] is None, key
+    assert "- (-)" in to_table(rows).splitlines()[2]

@@ -5,7 +5,9 @@ One row per episode, with stable keys (:data:`SUMMARY_KEYS`). Every statistic co
 over the episode's finite steps; ``always_zero_*`` count the elements of J_s (J_a) zero at
 every finite step; ``switches``, ``mean_zero_run`` and ``mean_nonzero_run`` are the pooled
 statistics of the combined mask [J_s | J_a] (every run of every element counts once; runs
-lasting the whole episode excluded, docs/SCIENCE.md Q3). Undefined values are NaN (JSON null).
+lasting the whole episode excluded, docs/SCIENCE.md Q3). The contact columns
+(:data:`CONTACT_KEYS`, recordings with contact data) come from
+:mod:`jacwrap.analysis.contact_stats`. Undefined values are NaN (JSON null).
 """
 
 from __future__ import annotations
@@ -22,6 +24,20 @@ from jacwrap.episode_stats import episode_stats, sparsity_stats
 from jacwrap.recording.reader import Recording
 from jacwrap.recording.steps import Steps
 from jacwrap.sparsity import SPARSITY_KINDS
+
+#: Contact columns (jacwrap.analysis.contact_stats defines each; NaN without contact data):
+#: mean pairs in contact per finite step; contact-set changes; zero-mask changes; the share of
+#: mask changes within one step of a contact change, and its chance value; the share of
+#: contact changes within one step of a mask change, and its chance value.
+CONTACT_KEYS: tuple[str, ...] = (
+    "contact_pairs_mean",
+    "contact_changes",
+    "mask_changes",
+    "mask_changes_at_contact",
+    "mask_changes_at_contact_chance",
+    "contact_changes_changing_mask",
+    "contact_changes_changing_mask_chance",
+)
 
 SUMMARY_KEYS: tuple[str, ...] = (
     "file",
@@ -40,6 +56,7 @@ SUMMARY_KEYS: tuple[str, ...] = (
     "switches",
     "mean_zero_run",
     "mean_nonzero_run",
+    *CONTACT_KEYS,
 )
 
 
@@ -65,7 +82,31 @@ def episode_row(steps: Steps) -> dict[str, Any]:
     row["switches"] = combined.total_switches
     row["mean_zero_run"] = combined.mean_zero
     row["mean_nonzero_run"] = combined.mean_nonzero
+    row.update(contact_row(steps))
     return row
+
+
+def contact_row(steps: Steps) -> dict[str, Any]:
+    """The :data:`CONTACT_KEYS` of one episode's steps (NaN where it has no contact data)."""
+    if not steps.has_contacts:
+        return dict.fromkeys(CONTACT_KEYS, math.nan)
+    from jacwrap.analysis.contact_stats import switch_alignment
+
+    finite = np.asarray(steps.finite, bool)
+    align = switch_alignment(
+        steps.zero_state, steps.zero_action, steps.contacts, steps.episode, steps.t, finite
+    )
+    a, b = align.mask_changes, align.contact_changes
+    pairs = steps.contacts[finite].sum(axis=1)
+    return {
+        "contact_pairs_mean": float(pairs.mean()) if pairs.size else math.nan,
+        "contact_changes": b.events,
+        "mask_changes": a.events,
+        "mask_changes_at_contact": a.share,
+        "mask_changes_at_contact_chance": a.chance,
+        "contact_changes_changing_mask": b.share,
+        "contact_changes_changing_mask_chance": b.chance,
+    }
 
 
 def summarize(rec: Recording, label: str | None = None) -> list[dict[str, Any]]:
@@ -139,6 +180,13 @@ _TABLE = (
     ("switches", lambda r: str(r["switches"])),
     ("zero run", lambda r: _num(r["mean_zero_run"], ".2f")),
     ("nonzero run", lambda r: _num(r["mean_nonzero_run"], ".2f")),
+    (
+        "at contact (chance)",
+        lambda r: (
+            f"{_num(r['mask_changes_at_contact'], '.2f')} "
+            f"({_num(r['mask_changes_at_contact_chance'], '.2f')})"
+        ),
+    ),
 )
 
 
