@@ -33,6 +33,7 @@ import numpy as np
 from jacwrap.analysis import figures, tables
 from jacwrap.analysis.accumulators import HIST_EDGES, StreamStats
 from jacwrap.analysis.embedding import MIN_SAMPLES, PAPER_PERPLEXITY, tsne_embed
+from jacwrap.episode_stats import RunLengths
 from jacwrap.errors import JacwrapError
 from jacwrap.sparsity import SPARSITY_KINDS
 
@@ -98,66 +99,82 @@ def collect(
     Returns (groups, skipped) where skipped holds (file, reason) of files that could not be
     analysed (unreadable, corrupt, truncated, empty, incompatible); ``warn`` is told each.
     """
-    from jacwrap.recording import RecordingError, open_recording
+    from jacwrap.recording import RecordingError
 
     groups: dict[tuple[str, float], EnvGroup] = {}
     skipped: list[tuple[str, str]] = []
-
-    def skip(path: str, reason: str) -> None:
-        skipped.append((path, reason))
-        warn(f"jacwrap analyze: skipping {path}: {reason}")
-
     for source, f in enumerate(files):
         path = str(f)
         try:
-            with open_recording(path) as rec:
-                h = rec.header
-                if rec.num_steps == 0:
-                    skip(path, "empty recording (0 steps)")
-                    continue
-                key = (h.env_name, float(h.threshold))
-                group = groups.get(key)
-                if group is not None and (why := group.compatible(h)):
-                    skip(path, f"{h.env_name}: {why}")
-                    continue
-                room = tsne_episodes - (len(group.stats.tsne.episodes) if group else 0)
-                st = StreamStats(
-                    h.n,
-                    h.m,
-                    tsne_cap=tsne_cap,
-                    tsne_episodes=room,
-                    seed=seed + source,
-                    source=source,
-                )
-                for chunk in rec.iter_chunks():
-                    st.update(chunk)
-                st.finish()
-                if rec.truncated_tail:
-                    warn(f"jacwrap analyze: {path}: {rec.truncated_tail}")
+            read = _read_file(path, source, groups, tsne_cap, tsne_episodes, seed, warn)
         except (RecordingError, JacwrapError, OSError) as exc:
             msg = str(exc) or type(exc).__name__
-            skip(path, msg.removeprefix(f"{path}: "))  # recording errors name the file
+            read = msg.removeprefix(f"{path}: ")  # recording errors name the file
+        if isinstance(read, str):
+            skipped.append((path, read))
+            warn(f"jacwrap analyze: skipping {path}: {read}")
             continue
-        if group is None:
-            group = EnvGroup(
-                env_name=h.env_name,
-                threshold=float(h.threshold),
-                n=h.n,
-                m=h.m,
-                state_labels=tuple(h.state_labels),
-                action_labels=tuple(h.action_labels),
-                stats=StreamStats(h.n, h.m, tsne_cap=tsne_cap, tsne_episodes=tsne_episodes),
-            )
-            groups[key] = group
-        group.stats.merge(st)
-        group.files.append(path)
-    ordered = sorted(groups.values(), key=lambda g: (_env_order(g.env_name), g.threshold))
+        h, st = read
+        key = (h.env_name, float(h.threshold))
+        if key not in groups:
+            groups[key] = _new_group(h, tsne_cap, tsne_episodes)
+        groups[key].stats.merge(st)
+        groups[key].files.append(path)
+    return _ordered(groups.values()), skipped
+
+
+def _read_file(
+    path: str,
+    source: int,
+    groups: dict[tuple[str, float], EnvGroup],
+    tsne_cap: int,
+    tsne_episodes: int,
+    seed: int,
+    warn: Callable[[str], None],
+) -> tuple[Any, StreamStats] | str:
+    """(header, statistics) of one file read to its end, or why it cannot join its group."""
+    from jacwrap.recording import open_recording
+
+    with open_recording(path) as rec:
+        h = rec.header
+        if rec.num_steps == 0:
+            return "empty recording (0 steps)"
+        group = groups.get((h.env_name, float(h.threshold)))
+        if group is not None and (why := group.compatible(h)):
+            return f"{h.env_name}: {why}"
+        room = tsne_episodes - (len(group.stats.tsne.episodes) if group else 0)
+        st = StreamStats(
+            h.n, h.m, tsne_cap=tsne_cap, tsne_episodes=room, seed=seed + source, source=source
+        )
+        for chunk in rec.iter_chunks():
+            st.update(chunk)
+        st.finish()
+        if rec.truncated_tail:
+            warn(f"jacwrap analyze: {path}: {rec.truncated_tail}")
+    return h, st
+
+
+def _new_group(h: Any, tsne_cap: int, tsne_episodes: int) -> EnvGroup:
+    return EnvGroup(
+        env_name=h.env_name,
+        threshold=float(h.threshold),
+        n=h.n,
+        m=h.m,
+        state_labels=tuple(h.state_labels),
+        action_labels=tuple(h.action_labels),
+        stats=StreamStats(h.n, h.m, tsne_cap=tsne_cap, tsne_episodes=tsne_episodes),
+    )
+
+
+def _ordered(groups: Iterable[EnvGroup]) -> list[EnvGroup]:
+    """Groups in the paper's env order; labels ``Env@thr=...`` where an env has several."""
+    ordered = sorted(groups, key=lambda g: (_env_order(g.env_name), g.threshold))
     names = [g.env_name for g in ordered]
     for g in ordered:
         g.label = (
             g.env_name if names.count(g.env_name) == 1 else f"{g.env_name}@thr={g.threshold:g}"
         )
-    return ordered, skipped
+    return ordered
 
 
 def _env_order(name: str) -> tuple[int, str]:
@@ -225,14 +242,31 @@ def analyze(
         return AnalysisResult(out, [], skipped, [], None)
     out.mkdir(parents=True, exist_ok=True)
     idx = _Index(out)
+    _index_head(idx, groups, skipped, len(files))
+    _q1_table(idx, groups)
+    for g in groups:
+        _write_env(g, out / _dirname(g.label), idx, tsne=tsne, perplexity=perplexity, seed=seed)
+    index = out / "index.md"
+    index.write_text("\n".join(idx.lines).rstrip() + "\n")
+    return AnalysisResult(out, groups, skipped, [*idx.written, index], index)
+
+
+def _index_head(
+    idx: _Index, groups: Sequence[EnvGroup], skipped: Sequence[tuple[str, str]], total: int
+) -> None:
+    """The title of index.md and the files analysed and skipped."""
     idx.lines += ["# jacwrap analysis", ""]
-    idx.lines += [f"Recordings analysed: {sum(len(g.files) for g in groups)} of {len(files)}.", ""]
+    idx.lines += [f"Recordings analysed: {sum(len(g.files) for g in groups)} of {total}.", ""]
     for g in groups:
         idx.lines.append(f"- {g.label}: " + ", ".join(f"`{f}`" for f in g.files))
     for path, reason in skipped:
         idx.lines.append(f"- skipped `{path}`: {reason}")
     idx.lines.append("")
 
+
+def _q1_table(idx: _Index, groups: Sequence[EnvGroup]) -> None:
+    """The Q1 global-sparsity table, one row per env (CSV, JSON, Markdown)."""
+    out = idx.out_dir
     rows = [tables.q1_row(g.label, g.stats.zeros, g.threshold) for g in groups]
     q1 = [
         tables.write_csv(out / "q1_global_sparsity.csv", rows, tables.Q1_COLUMNS),
@@ -246,29 +280,41 @@ def analyze(
         "global sparsity), one row per env; non-finite steps are excluded and counted.",
         q1,
     )
-    for g in groups:
-        _write_env(g, out / _dirname(g.label), idx, tsne=tsne, perplexity=perplexity, seed=seed)
-    index = out / "index.md"
-    index.write_text("\n".join(idx.lines).rstrip() + "\n")
-    return AnalysisResult(out, groups, skipped, [*idx.written, index], index)
 
 
 def _write_env(
     g: EnvGroup, d: Path, idx: _Index, *, tsne: bool, perplexity: float, seed: int
 ) -> None:
+    """One env's section of the report: each figure or table by its own writer, in order."""
     d.mkdir(parents=True, exist_ok=True)
-    st, z, runs = g.stats, g.stats.zeros, g.stats.runs
-    sl, al = g.state_labels, g.action_labels
-    head = f"{g.label}: {z.samples} samples"
+    _env_heading(g, idx)
+    _q2_zero_pct(g, d, idx)
+    _q2_sparsity_hist(g, d, idx)
+    tsne_info = _q2_tsne(g, d, idx, tsne=tsne, perplexity=perplexity, seed=seed)
+    _q3_rollout(g, d, idx)
+    _q3_run_lengths(g, d, idx)
+    _q3_durations(g, d, idx)
+    _env_summary(g, d, idx, tsne_info)
+
+
+def _head(g: EnvGroup) -> str:
+    return f"{g.label}: {g.stats.zeros.samples} samples"
+
+
+def _env_heading(g: EnvGroup, idx: _Index) -> None:
+    z, runs = g.stats.zeros, g.stats.runs
     idx.lines += [f"## {g.label}", ""]
     idx.lines += [
-        f"{st.steps} steps from {len(g.files)} file(s), {z.samples} finite samples, "
+        f"{g.stats.steps} steps from {len(g.files)} file(s), {z.samples} finite samples, "
         f"{z.nonfinite} non-finite steps excluded, {runs.state.episodes} episodes, "
         f"zero threshold {g.threshold:g}.",
         "",
     ]
 
-    # Q2 heatmaps
+
+def _q2_zero_pct(g: EnvGroup, d: Path, idx: _Index) -> None:
+    """Q2 heatmaps of the percentage of samples in which each element is zero."""
+    z, sl, al = g.stats.zeros, g.state_labels, g.action_labels
     cs = tables.write_csv(
         d / "q2_zero_pct_state.csv", tables.matrix_rows(z.zero_pct_state, sl, sl), ["", *sl]
     )
@@ -276,7 +322,7 @@ def _write_env(
         d / "q2_zero_pct_action.csv", tables.matrix_rows(z.zero_pct_action, sl, al), ["", *al]
     )
     png = figures.zero_pct_heatmaps(
-        z.zero_pct_state, z.zero_pct_action, sl, al, f"{head}: % of samples zero",
+        z.zero_pct_state, z.zero_pct_action, sl, al, f"{_head(g)}: % of samples zero",
         d / "q2_zero_pct.png",
     )  # fmt: skip
     idx.figure(
@@ -286,7 +332,10 @@ def _write_env(
         [cs, ca],
     )
 
-    # Q2 histograms
+
+def _q2_sparsity_hist(g: EnvGroup, d: Path, idx: _Index) -> None:
+    """Q2 density histograms of the per-sample sparsity, means marked."""
+    z = g.stats.zeros
     dens, means = z.hist_density, z.mean_sparsity
     hist_rows = []
     for b in range(dens.shape[1]):
@@ -297,7 +346,7 @@ def _write_env(
         hist_rows.append(row)
     hcsv = tables.write_csv(d / "q2_sparsity_hist.csv", hist_rows, list(hist_rows[0]))
     png = figures.sparsity_histograms(
-        dens[:2], means[:2], f"{head}: per-sample sparsity", d / "q2_sparsity_hist.png"
+        dens[:2], means[:2], f"{_head(g)}: per-sample sparsity", d / "q2_sparsity_hist.png"
     )
     idx.figure(
         png,
@@ -306,102 +355,125 @@ def _write_env(
         [hcsv],
     )
 
-    # Q2 t-SNE
-    tsne_info: dict[str, Any] = {"enabled": tsne}
-    sample = st.tsne
-    if tsne and len(sample) >= MIN_SAMPLES:
-        xy, p = tsne_embed(sample.x, perplexity, seed)
-        note = (
-            f"{len(sample)} of {sample.eligible} finite steps of the first "
-            f"{len(sample.episodes)} episodes (cap {sample.cap} samples, "
-            f"{sample.max_episodes} episodes); features z-scored; perplexity {p:g}."
-        )
-        tsne_rows = [
-            {
-                "tsne_1": float(a),
-                "tsne_2": float(b),
-                "combined_sparsity": float(c),
-                "file": g.files[0] if len(g.files) == 1 else int(s),
-                "episode": int(e),
-                "t": int(t),
-            }
-            for a, b, c, s, e, t in zip(
-                xy[:, 0], xy[:, 1], sample.sparsity, sample.src, sample.episode, sample.t,
-                strict=True,
-            )
-        ]  # fmt: skip
-        tcsv = tables.write_csv(d / "q2_tsne.csv", tsne_rows, list(tsne_rows[0]))
-        png = figures.tsne_scatter(
-            xy, sample.sparsity, f"{g.label}: t-SNE of (s, a, s')", note, d / "q2_tsne.png"
-        )
-        idx.figure(png, f"Q2: t-SNE of (s, a, s') coloured by combined sparsity; {note}", [tcsv])
-        tsne_info.update(samples=len(sample), eligible=sample.eligible, cap=sample.cap,
-                         episodes=len(sample.episodes), perplexity=p)  # fmt: skip
-    else:
+
+def _q2_tsne(
+    g: EnvGroup, d: Path, idx: _Index, *, tsne: bool, perplexity: float, seed: int
+) -> dict[str, Any]:
+    """Q2 t-SNE of (s, a, s'), or the line saying why it is not drawn; returns its summary."""
+    info: dict[str, Any] = {"enabled": tsne}
+    sample = g.stats.tsne
+    if not (tsne and len(sample) >= MIN_SAMPLES):
         why = "disabled (--no-tsne)" if not tsne else f"only {len(sample)} finite samples"
         idx.lines += [f"Q2 t-SNE: not drawn, {why}.", ""]
-        tsne_info["skipped"] = why
+        info["skipped"] = why
+        return info
+    xy, p = tsne_embed(sample.x, perplexity, seed)
+    note = (
+        f"{len(sample)} of {sample.eligible} finite steps of the first "
+        f"{len(sample.episodes)} episodes (cap {sample.cap} samples, "
+        f"{sample.max_episodes} episodes); features z-scored; perplexity {p:g}."
+    )
+    rows = _tsne_rows(g, xy)
+    tcsv = tables.write_csv(d / "q2_tsne.csv", rows, list(rows[0]))
+    png = figures.tsne_scatter(
+        xy, sample.sparsity, f"{g.label}: t-SNE of (s, a, s')", note, d / "q2_tsne.png"
+    )
+    idx.figure(png, f"Q2: t-SNE of (s, a, s') coloured by combined sparsity; {note}", [tcsv])
+    info.update(samples=len(sample), eligible=sample.eligible, cap=sample.cap,
+                episodes=len(sample.episodes), perplexity=p)  # fmt: skip
+    return info
 
-    # Q3 rollout
-    ro = runs.rollout
-    if ro is not None:
-        sp = np.where(ro.finite[:, None], ro.sparsity, np.nan)
-        ro_rows = [
-            {"t": int(t), **{k: float(v) for k, v in zip(SPARSITY_KINDS, s, strict=True)},
-             "finite": bool(f)}
-            for t, s, f in zip(ro.t, sp, ro.finite, strict=True)
-        ]  # fmt: skip
-        rcsv = tables.write_csv(d / "q3_rollout.csv", ro_rows, ["t", *SPARSITY_KINDS, "finite"])
-        src = g.files[0]
-        png = figures.rollout_sparsity(
-            ro.t, sp, f"{g.label}: sparsity per step, episode {ro.episode} of {Path(src).name}",
-            d / "q3_rollout.png",
-        )  # fmt: skip
-        idx.figure(
-            png,
-            f"Q3: per-step sparsity of J_s and J_a over one rollout (episode {ro.episode} of "
-            f"`{src}`, {ro.t.size} steps).",
-            [rcsv],
+
+def _tsne_rows(g: EnvGroup, xy: np.ndarray) -> list[dict[str, Any]]:
+    sample = g.stats.tsne
+    return [
+        {
+            "tsne_1": float(a),
+            "tsne_2": float(b),
+            "combined_sparsity": float(c),
+            "file": g.files[0] if len(g.files) == 1 else int(s),
+            "episode": int(e),
+            "t": int(t),
+        }
+        for a, b, c, s, e, t in zip(
+            xy[:, 0], xy[:, 1], sample.sparsity, sample.src, sample.episode, sample.t,
+            strict=True,
         )
+    ]  # fmt: skip
 
-    # Q3 run lengths
-    longest = max(runs.state.zero_hist.size, runs.state.nonzero_hist.size,
-                  runs.action.zero_hist.size, runs.action.nonzero_hist.size)  # fmt: skip
-    hists = {
-        "zero_J_s": runs.state.zero_hist,
-        "nonzero_J_s": runs.state.nonzero_hist,
-        "zero_J_a": runs.action.zero_hist,
-        "nonzero_J_a": runs.action.nonzero_hist,
-    }
-    padded = {k: np.pad(v, (0, longest - v.size)) for k, v in hists.items()}
-    total = sum(padded.values())
-    run_rows = [
-        {"length": L, **{k: int(v[L]) for k, v in padded.items()}}
-        for L in np.flatnonzero(total).tolist()
-    ]
-    lcsv = tables.write_csv(d / "q3_run_lengths.csv", run_rows, ["length", *hists])
+
+def _q3_rollout(g: EnvGroup, d: Path, idx: _Index) -> None:
+    """Q3 per-step sparsity of J_s and J_a over the first episode (nothing if none)."""
+    ro = g.stats.runs.rollout
+    if ro is None:
+        return
+    sp = np.where(ro.finite[:, None], ro.sparsity, np.nan)
+    ro_rows = [
+        {"t": int(t), **{k: float(v) for k, v in zip(SPARSITY_KINDS, s, strict=True)},
+         "finite": bool(f)}
+        for t, s, f in zip(ro.t, sp, ro.finite, strict=True)
+    ]  # fmt: skip
+    rcsv = tables.write_csv(d / "q3_rollout.csv", ro_rows, ["t", *SPARSITY_KINDS, "finite"])
+    src = g.files[0]
+    png = figures.rollout_sparsity(
+        ro.t, sp, f"{g.label}: sparsity per step, episode {ro.episode} of {Path(src).name}",
+        d / "q3_rollout.png",
+    )  # fmt: skip
+    idx.figure(
+        png,
+        f"Q3: per-step sparsity of J_s and J_a over one rollout (episode {ro.episode} of "
+        f"`{src}`, {ro.t.size} steps).",
+        [rcsv],
+    )
+
+
+def _q3_run_lengths(g: EnvGroup, d: Path, idx: _Index) -> None:
+    """Q3 log-log histograms of zero / non-zero run lengths, pooled mean durations."""
+    state, action = g.stats.runs.state, g.stats.runs.action
+    lcsv = tables.write_csv(
+        d / "q3_run_lengths.csv", _run_length_rows(state, action),
+        ["length", "zero_J_s", "nonzero_J_s", "zero_J_a", "nonzero_J_a"],
+    )  # fmt: skip
     png = figures.run_length_histograms(
         [
-            ("J_s", runs.state.zero_hist, runs.state.nonzero_hist,
-             runs.state.mean_zero, runs.state.mean_nonzero),
-            ("J_a", runs.action.zero_hist, runs.action.nonzero_hist,
-             runs.action.mean_zero, runs.action.mean_nonzero),
+            ("J_s", state.zero_hist, state.nonzero_hist, state.mean_zero, state.mean_nonzero),
+            ("J_a", action.zero_hist, action.nonzero_hist, action.mean_zero,
+             action.mean_nonzero),
         ],
-        f"{g.label}: run lengths over {runs.state.episodes} episodes",
+        f"{g.label}: run lengths over {state.episodes} episodes",
         d / "q3_run_lengths.png",
     )  # fmt: skip
     idx.figure(
         png,
         "Q3: log-log histograms of the lengths of zero and non-zero runs of every element "
         "(runs lasting a whole episode excluded); mean zero / non-zero durations in steps "
-        f"J_s {_num(runs.state.mean_zero)} / {_num(runs.state.mean_nonzero)}, "
-        f"J_a {_num(runs.action.mean_zero)} / {_num(runs.action.mean_nonzero)} "
+        f"J_s {_num(state.mean_zero)} / {_num(state.mean_nonzero)}, "
+        f"J_a {_num(action.mean_zero)} / {_num(action.mean_nonzero)} "
         "(- : no element switched).",
         [lcsv],
     )
 
-    # Q3 per-element durations
-    erows = tables.element_rows(z, runs, sl, al)
+
+def _run_length_rows(state: RunLengths, action: RunLengths) -> list[dict[str, Any]]:
+    """One row per run length that occurs: how many runs of each kind have it."""
+    hists = {
+        "zero_J_s": state.zero_hist,
+        "nonzero_J_s": state.nonzero_hist,
+        "zero_J_a": action.zero_hist,
+        "nonzero_J_a": action.nonzero_hist,
+    }
+    longest = max(v.size for v in hists.values())
+    padded = {k: np.pad(v, (0, longest - v.size)) for k, v in hists.items()}
+    total = sum(padded.values())
+    return [
+        {"length": L, **{k: int(v[L]) for k, v in padded.items()}}
+        for L in np.flatnonzero(total).tolist()
+    ]
+
+
+def _q3_durations(g: EnvGroup, d: Path, idx: _Index) -> None:
+    """Q3 per-element mean durations, run counts, switches and zero % (CSV and Markdown)."""
+    erows = tables.element_rows(g.stats.zeros, g.stats.runs, g.state_labels, g.action_labels)
     ecsv = tables.write_csv(d / "q3_mean_durations.csv", erows, tables.ELEMENT_COLUMNS)
     emd = d / "q3_mean_durations.md"
     emd.write_text(
@@ -413,6 +485,11 @@ def _write_env(
         [ecsv, emd],
     )
 
+
+def _env_summary(g: EnvGroup, d: Path, idx: _Index, tsne_info: dict[str, Any]) -> None:
+    """``summary.json``: every scalar of the env's analyses."""
+    z, runs, sl, al = g.stats.zeros, g.stats.runs, g.state_labels, g.action_labels
+    dens = z.hist_density
     summary = {
         "env": g.env_name,
         "label": g.label,
@@ -420,11 +497,11 @@ def _write_env(
         "threshold": g.threshold,
         "state_labels": list(sl),
         "action_labels": list(al),
-        "steps": st.steps,
+        "steps": g.stats.steps,
         "q1": tables.q1_row(g.label, z, g.threshold),
-        "global_zero_state": [f"{sl[i]} <- {sl[j]}" for i, j in zip(*np.nonzero(z.global_zero_state), strict=True)],
-        "global_zero_action": [f"{sl[i]} <- {al[j]}" for i, j in zip(*np.nonzero(z.global_zero_action), strict=True)],
-        "mean_sparsity": dict(zip(SPARSITY_KINDS, means.tolist(), strict=True)),
+        "global_zero_state": _pairs(z.global_zero_state, sl, sl),
+        "global_zero_action": _pairs(z.global_zero_action, sl, al),
+        "mean_sparsity": dict(zip(SPARSITY_KINDS, z.mean_sparsity.tolist(), strict=True)),
         "hist_edges": HIST_EDGES,
         "hist_density": {k: dens[i] for i, k in enumerate(SPARSITY_KINDS)},
         "episodes": runs.state.episodes,
@@ -435,6 +512,12 @@ def _write_env(
             "nonzero_J_a": runs.action.mean_nonzero,
         },
         "tsne": tsne_info,
-    }  # fmt: skip
-    sj = tables.write_json(d / "summary.json", summary)
-    idx.table("Every number above for this env (JSON).", [sj])
+    }
+    idx.table(
+        "Every number above for this env (JSON).", [tables.write_json(d / "summary.json", summary)]
+    )
+
+
+def _pairs(mask: np.ndarray, rows: Sequence[str], cols: Sequence[str]) -> list[str]:
+    """``"row <- col"`` for every True element of ``mask``."""
+    return [f"{rows[i]} <- {cols[j]}" for i, j in zip(*np.nonzero(mask), strict=True)]
