@@ -69,10 +69,3 @@ def jacobian_term(mode: str, jac_hat, jac, zero, weight):
     # state-jacobian-l1-sparse-only
     w = weight[:, None, None] * zero.astype(jac_hat.dtype)
     return jnp.sum(w * jnp.abs(jac_hat - jac)) / jnp.maximum(jnp.sum(w), 1.0)
-
-
-def total_loss(mode: str, pred, target, jac_hat, jac, zero, weight, jacobian_weight: float):
-    """(loss, (state_mse, jacobian_term)): the objective of one batch."""
-    mse = state_mse(pred, target, weight)
-    term = jacobian_term(mode, jac_hat, jac, zero, weight)
-    return mse + jacobian_weight * term, (mse, term)
