@@ -74,7 +74,7 @@ def synthetic_chunks(pool: SimpleNamespace, steps: int, chunk: int):
 def write_recording(path: str, pool: SimpleNamespace, steps: int, seed: int = 0) -> None:
     """Write the cycled pool as a CheetahRun-shaped .jwr (Gaussian values where non-zero)."""
     from jacwrap.recording import RecordingWriter
-    from jacwrap.recording.synthetic import synthetic_header
+    from tests.synthetic_recordings import synthetic_header
 
     h = synthetic_header(N, M, 17, env_name="CheetahRunSynthetic")
     rng = np.random.default_rng(seed)

@@ -90,7 +90,7 @@ def record_real(num_envs: int, steps: int, fresh: bool) -> tuple[dict[str, np.nd
 
 
 def header_for(data, jac_dtype):
-    from jacwrap.recording.synthetic import synthetic_header
+    from tests.synthetic_recordings import synthetic_header
 
     return synthetic_header(18, 6, data["obs"].shape[-1], jac_dtype=jac_dtype, env_name=ENV)
 

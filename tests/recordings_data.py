@@ -1,7 +1,7 @@
 """Small recordings written with jacwrap's own writer, for the export and dataset tests.
 
 :func:`write_recording` writes ``episodes`` (lengths) of synthetic steps
-(``jacwrap.recording.synthetic``: structural and switching zeros, optional NaN Jacobians)
+(``synthetic_recordings``: structural and switching zeros, optional NaN Jacobians)
 for two interleaved envs, in chunks of at most ``chunk_steps`` steps, so that episodes span
 chunks and chunks span episodes. The header is shaped like the named env's.
 """
@@ -9,9 +9,9 @@ chunks and chunks span episodes. The header is shaped like the named env's.
 from __future__ import annotations
 
 import numpy as np
+from synthetic_recordings import synthetic_header, synthetic_steps
 
 from jacwrap.recording import RecordingWriter
-from jacwrap.recording.synthetic import synthetic_header, synthetic_steps
 
 SHAPES = {"CartpoleBalance": (4, 1, 5), "ReacherHard": (4, 2, 6)}
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from synthetic_recordings import synthetic_header, synthetic_steps
 
 from jacwrap.recording import (
     EpisodeInfo,
@@ -18,7 +19,6 @@ from jacwrap.recording import (
     Steps,
     open_recording,
 )
-from jacwrap.recording.synthetic import synthetic_header, synthetic_steps
 
 FIELDS = (
     "obs",

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from synthetic_recordings import synthetic_header, synthetic_steps
 
 from jacwrap.recording import (
     ChecksumError,
@@ -29,7 +30,6 @@ from jacwrap.recording import (
     UnsupportedVersionError,
     open_recording,
 )
-from jacwrap.recording.synthetic import synthetic_header, synthetic_steps
 
 PREFIX_LEN = 20
 TRAILER_LEN = 24
@@ -268,7 +268,8 @@ CHILD = textwrap.dedent(
     import sys, time
     import numpy as np
     from jacwrap.recording import RecordingWriter
-    from jacwrap.recording.synthetic import synthetic_header, synthetic_steps
+    sys.path.insert(0, sys.argv[2])  # tests/, for the fixture module
+    from synthetic_recordings import synthetic_header, synthetic_steps
 
     header = synthetic_header(3, 1, 2)
     data = synthetic_steps(np.random.default_rng(5), 23, header)
@@ -284,7 +285,9 @@ CHILD = textwrap.dedent(
 def test_sigkill_mid_episode_keeps_completed_chunks(tmp_path):
     path = tmp_path / "killed.jwr"
     proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(path)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", CHILD, str(path), str(Path(__file__).parent)],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout.readline().strip() == "ready"

@@ -27,6 +27,7 @@ import pytest
 import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from synthetic_recordings import synthetic_header, synthetic_steps
 
 from jacwrap.recording import (
     ChecksumError,
@@ -36,7 +37,6 @@ from jacwrap.recording import (
     open_recording,
 )
 from jacwrap.recording import format as fmt
-from jacwrap.recording.synthetic import synthetic_header, synthetic_steps
 
 #: Address space the worker may add to what it holds after its imports: far above what the
 #: largest chunk the limits allow needs (a few times 64 MiB), far below what an unchecked

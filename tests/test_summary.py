@@ -10,11 +10,11 @@ import math
 
 import numpy as np
 import pytest
+from synthetic_recordings import synthetic_header
 
 from jacwrap.commands import summary as summary_cmd
 from jacwrap.recording import RecordingWriter, open_recording
 from jacwrap.recording.summary import SUMMARY_KEYS, summarize, to_table
-from jacwrap.recording.synthetic import synthetic_header
 
 Z, N = 0.0, 0.5  # a zero and a non-zero Jacobian entry
 

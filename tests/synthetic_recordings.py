@@ -1,4 +1,7 @@
-"""Synthetic steps and headers for tests and benchmarks (no simulator needed).
+"""Synthetic steps and headers for tests and benchmarks (no simulator needed): a test fixture.
+
+Imported by the tests as ``synthetic_recordings`` (tests/ is on their path) and by the
+benchmarks, run from the repository root, as ``tests.synthetic_recordings``.
 
 :func:`synthetic_steps` draws arrays shaped like a recording's, with a few structural zeros
 and zeros that switch on and off, so that other parts (analyses, replay) can be tested on
