@@ -6,7 +6,7 @@
 Stable-Baselines3 PPO on ``jacwrap.make_sb3(env, num_envs, jacobians=False)`` (no Jacobians:
 training speed). The Gaussian policy's sampling noise is a 1/f^beta sequence per env and
 action dimension (``agents.colored_noise``; beta = 0 is white noise). Defaults are the
-paper's settings (SPEC.md: lr 5e-5, 128 envs, n_steps 64, batch 64, 10 epochs, ...).
+paper's settings (docs/SCIENCE.md, "How the paper collected data": lr 5e-5, 128 envs, n_steps 64, batch 64, 10 epochs, ...).
 
 Writes to ``--out`` (default ``runs/<env>-b<beta>-s<seed>``): ``progress.csv`` (SB3 training
 metrics), ``eval.csv`` (step, wall seconds, mean/std return of the stochastic policy with its

@@ -4,7 +4,7 @@ For each task and batch size: plain env steps/s, Jacobian steps/s (both through
 :class:`jacwrap.batch.EnvBatch`, i.e. what the Gymnasium/SB3 adapters deliver, host
 transfer included), their ratio next to the forward-mode price (n + m), and the cost of
 MuJoCo C's centered finite differences on one core in both forms: whole-step (the env step
-differenced from the env's warm start, the test oracle, SPEC.md) and chained
+differenced from the env's warm start, the test oracle, docs/SCIENCE.md) and chained
 (`mjd_transitionFD` at every substep, multiplied; wrong once a constraint is active). Then cold-compile and warm-cache time to the first Jacobian step, each in
 a fresh process.
 
@@ -73,7 +73,7 @@ def fd_samples(name: str, samples: int = 20) -> list[tuple]:
 def fd_throughput(name: str, samples: int = 20) -> tuple[float, float]:
     """MuJoCo C finite-difference Jacobian steps/s on one core: (whole-step, chained).
 
-    Whole-step (the oracle, SPEC.md): 2 (n + m) + 1 env steps from the same warm start, in
+    Whole-step (the oracle, docs/SCIENCE.md): 2 (n + m) + 1 env steps from the same warm start, in
     one ``mujoco.rollout`` call. Chained: ``mjd_transitionFD`` at every substep, multiplied
     (exact only while no constraint is active).
     """

@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 
 from jacwrap._jax_setup import configure_jax
 
-# Ground truth is float64 (SPEC.md): switch x64 on before any user code builds an MJX model.
+# Ground truth is float64 (docs/SCIENCE.md): switch x64 on before any user code builds an MJX model.
 configure_jax()
 
 from jacwrap.render.gl import configure_gl

@@ -4,7 +4,7 @@ The independent oracle of the tests and the peer of the benchmark (what a user w
 without jacwrap); never the ground truth: finite differences turn structural zeros into
 ~1e-10 noise, so only the non-zero values are comparable.
 
-Two forms (SPEC.md, "The transition function and its Jacobians"):
+Two forms (docs/SCIENCE.md, "The finite-difference oracle"):
 
 - :func:`whole_step_fd`, **the oracle**: MuJoCo C's own env step (``n_substeps`` calls of
   ``mj_step`` with the control held, what the Playground env's ``step`` does) differenced
@@ -33,7 +33,7 @@ import numpy as np
 
 from jacwrap.errors import UnsupportedEnvError
 
-#: Centered-difference step of the oracle (SPEC.md).
+#: Centered-difference step of the oracle (docs/SCIENCE.md).
 FD_EPS = 1e-6
 
 #: Second over first difference above which a column counts as a jump (see FDJacobians).

@@ -1,7 +1,7 @@
 """Zero masks and sparsity of Jacobians: pure functions of arrays (NumPy or JAX).
 
 An element is *zero* when |J_ij| < threshold (1e-12 for ground truth, 1e-6 for learned
-models, SPEC.md). The sparsity of a Jacobian is (#zero elements) / (#elements); the
+models, docs/SCIENCE.md "Sparsity"). The sparsity of a Jacobian is (#zero elements) / (#elements); the
 *combined* sparsity is that of [J_s | J_a]. A Jacobian with a non-finite entry has no
 sparsity: its value is NaN so that it is never silently counted.
 """

@@ -1,6 +1,6 @@
 """jacwrap's Jacobians against MuJoCo C's whole-step finite differences, constraints active.
 
-The oracle (SPEC.md): MuJoCo C's env step (``n_substeps`` ``mj_step`` calls, control held)
+The oracle (docs/SCIENCE.md, "The finite-difference oracle"): MuJoCo C's env step (``n_substeps`` ``mj_step`` calls, control held)
 differenced around s and a, centered, eps 1e-6, every run from the env's warm start. Only
 steps where C and MJX give the same next state (to 1e-9) are compared with it; on the
 others the oracle is finite differences of the MJX step itself.
@@ -32,7 +32,7 @@ CONTACTS = {
     int(mujoco.mjtConstraint.mjCNSTR_CONTACT_PYRAMIDAL),
     int(mujoco.mjtConstraint.mjCNSTR_CONTACT_ELLIPTIC),
 }
-SAME_NEXT_STATE = 1e-9  # C and MJX simulate the step identically (SPEC.md)
+SAME_NEXT_STATE = 1e-9  # C and MJX simulate the step identically (docs/SCIENCE.md)
 
 
 def combined(js: np.ndarray, ja: np.ndarray) -> np.ndarray:

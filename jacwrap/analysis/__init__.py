@@ -1,4 +1,4 @@
-"""Sparsity analyses of recordings (SPEC.md Q1-Q3): streaming reductions, tables, figures.
+"""Sparsity analyses of recordings (docs/SCIENCE.md, Q1-Q3): streaming reductions, tables, figures.
 
 * :mod:`jacwrap.analysis.accumulators` - pure streaming reductions over ``Steps`` chunks
   (:class:`StreamStats`, :class:`ZeroStats`, :class:`RunLengths`, :class:`EpisodeRuns`,

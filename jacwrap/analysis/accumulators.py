@@ -1,4 +1,4 @@
-"""Streaming reductions over chunks of recorded steps (SPEC.md Q1-Q3).
+"""Streaming reductions over chunks of recorded steps (docs/SCIENCE.md, Q1-Q3).
 
 Every accumulator here is fed ``Steps`` chunks (see :mod:`jacwrap.recording`; any object
 with the same array attributes works) in global step order, keeps memory that does not grow

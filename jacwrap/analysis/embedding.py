@@ -1,4 +1,4 @@
-"""2-D t-SNE embedding of (s, a, s') tuples (SPEC.md Q2), with scikit-learn.
+"""2-D t-SNE embedding of (s, a, s') tuples (docs/SCIENCE.md, Q2), with scikit-learn.
 
 Each feature is z-scored first (ours: states, actions and velocities have very different
 scales; constant features become 0). The perplexity is the paper's 50, lowered to

@@ -1,6 +1,6 @@
 """``jacwrap fit``: train MLP dynamics models on recordings with the five loss modes (Q4).
 
-For every loss mode and seed it trains one model (SPEC.md: 2x512 ELU, dropout 0.1, AdamW
+For every loss mode and seed it trains one model (docs/SCIENCE.md, Q4: 2x512 ELU, dropout 0.1, AdamW
 lr 0.002 wd 0.001, batch 512, 10 % test split), writes ``<mode>[-residual]-seed<k>.json``
 (the fit summary, docs/FIT.md) and ``.npz`` (the model) into ``--out`` (default: the
 ``<recording stem>.fits/`` folder next to the first recording, where ``jacwrap replay``

@@ -1,4 +1,4 @@
-"""The Q4 metrics of a dynamics model against the ground truth (SPEC.md), as pure functions.
+"""The Q4 metrics of a dynamics model against the ground truth (docs/SCIENCE.md, Q4), as pure functions.
 
 Both ``jacwrap fit`` (inside its jitted evaluation, on JAX arrays) and :func:`jacwrap.score`
 (on NumPy arrays) reduce batches with :func:`metric_sums` and turn the summed values into

@@ -1,4 +1,4 @@
-"""Score any dynamics model s' = f(s, a) against a recording's ground truth (SPEC.md Q4).
+"""Score any dynamics model s' = f(s, a) against a recording's ground truth (docs/SCIENCE.md, Q4).
 
 >>> import jacwrap
 >>> report = jacwrap.score(my_model, "run.jwr")          # a JAX function or a torch module

@@ -1,4 +1,4 @@
-"""z-score statistics of recordings, streamed chunk by chunk (SPEC.md's normalisation).
+"""z-score statistics of recordings, streamed chunk by chunk (docs/SCIENCE.md, Q4).
 
 The statistics are those of :class:`jacwrap.fit.normalize.Normalization` (inputs (s, a),
 outputs s', deltas s' - s; population std, a constant variable gets std 1), accumulated
@@ -15,7 +15,7 @@ import numpy as np
 
 from jacwrap.fit.normalize import Normalization, ZScore, normalize_jacobian
 
-#: The fields the z-score applies to (SPEC.md: states, actions, next states, Jacobians).
+#: The fields the z-score applies to (docs/SCIENCE.md, Q4: states, actions, next states, Jacobians).
 NORMALIZED_FIELDS = ("state", "action", "next_state", "jac_state", "jac_action")
 
 

@@ -17,7 +17,7 @@ first use and keeps the last ``cache_chunks`` decoded chunks (about 1 MiB of ste
 Construction reads the files once when it has to (``drop_nonfinite`` or ``normalize=True``):
 to find the non-finite steps and to compute the z-score statistics.
 
-``normalize=True`` applies SPEC.md's z-scoring (:mod:`jacwrap.fit.normalize`: x_n =
+``normalize=True`` applies the z-scoring of docs/SCIENCE.md (Q4) (:mod:`jacwrap.fit.normalize`: x_n =
 (x - mu) / sigma for s, a, s', and J_n = diag(1/sigma_out) J diag(sigma_in) for the
 Jacobians), with statistics of these files' finite steps; pass a
 :class:`~jacwrap.fit.normalize.Normalization` instead to use others (e.g. a training

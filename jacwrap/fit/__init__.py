@@ -1,4 +1,4 @@
-"""MLP dynamics models fitted on recordings with the five loss modes of SPEC.md (Q4).
+"""MLP dynamics models fitted on recordings with the five loss modes of docs/SCIENCE.md (Q4).
 
 >>> from jacwrap.fit import load_fit_data, fit, FitConfig
 >>> result = fit(load_fit_data("run.jwr"), FitConfig(loss_mode="state-jacobian", epochs=10))

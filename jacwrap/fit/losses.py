@@ -1,4 +1,4 @@
-"""The five loss modes of SPEC.md (Q4): next-state MSE plus at most one Jacobian term.
+"""The five loss modes of docs/SCIENCE.md (Q4): next-state MSE plus at most one Jacobian term.
 
 Pure functions of JAX arrays. Every quantity lives in normalised space. Each sample has a
 weight (1 for real samples, 0 for the padding that keeps batch shapes fixed), so every

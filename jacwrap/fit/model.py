@@ -1,4 +1,4 @@
-"""The MLP dynamics model of SPEC.md (Q4) in plain JAX, and its Jacobian.
+"""The MLP dynamics model of docs/SCIENCE.md (Q4) in plain JAX, and its Jacobian.
 
 Architecture (the paper's): input x = (s, a) z-scored, hidden layers of 512 units with ELU
 (two by default), dropout 0.1 after each hidden activation, a linear output layer;

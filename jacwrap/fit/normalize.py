@@ -1,6 +1,6 @@
 """z-score statistics and the Jacobian of the normalised map (pure functions of arrays).
 
-Every variable is normalised as x_n = (x - mu) / sigma (SPEC.md, Q4). For a map y = f(x)
+Every variable is normalised as x_n = (x - mu) / sigma (docs/SCIENCE.md, Q4). For a map y = f(x)
 the normalised map y_n = f_n(x_n) has the Jacobian
 
     J_n = diag(1 / sigma_out) J diag(sigma_in),   i.e.  J_n[i, j] = J[i, j] sigma_in[j] / sigma_out[i].

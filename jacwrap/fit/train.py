@@ -1,4 +1,4 @@
-"""Training one MLP with one loss mode and seed (SPEC.md Q4): split, normalise, fit, evaluate.
+"""Training one MLP with one loss mode and seed (docs/SCIENCE.md, Q4): split, normalise, fit, evaluate.
 
 :func:`fit` takes a :class:`~jacwrap.fit.data.FitData` (arrays; no files) and a
 :class:`FitConfig`, and returns the trained :class:`~jacwrap.fit.model.DynamicsModel` and its
@@ -53,7 +53,7 @@ from jacwrap.sparsity import LEARNED_THRESHOLD, SPARSITY_KINDS  # noqa: E402
 
 @dataclass(frozen=True)
 class FitConfig:
-    """Everything that defines one fit; the defaults are the paper's setting (SPEC.md Q4).
+    """Everything that defines one fit; the defaults are the paper's setting (docs/SCIENCE.md, Q4).
 
     ``epoch_eval_samples``: after each epoch the model's Jacobian sparsity and error are
     measured on this many test samples (0: not at all); the final metrics use all of them.

@@ -17,7 +17,7 @@ from jacwrap.fit.losses import LOSS_MODES, needs_jacobian
 from jacwrap.reproduce import costs
 from jacwrap.reproduce.units import AnalysisUnit, FitUnit, RecordUnit, Unit
 
-#: The paper's scale: 1 M recorded steps per task (SPEC.md).
+#: The paper's scale: 1 M recorded steps per task (README, "The whole paper in one command").
 PAPER_STEPS_PER_TASK = 1_000_000
 
 #: Seeds of shard k start at ``seed + SHARD_SEED_STRIDE * k`` (env i of a shard: + i), so the

@@ -28,7 +28,7 @@ from jacwrap.reproduce.report_doc import Block, Heading, Image, Links, Table, Te
 from jacwrap.reproduce.report_html import to_html
 from jacwrap.reproduce.units import AnalysisUnit, FitUnit, partial_path
 
-#: Mean evaluation returns of the paper's agents (SPEC.md, episode length 1000).
+#: Mean evaluation returns of the paper's agents (docs/SCIENCE.md, "How the paper collected data"; episode length 1000).
 PAPER_RETURNS: dict[str, float] = {
     "CartpoleBalance": 999.9,
     "BallInCup": 960.0,

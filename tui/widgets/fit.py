@@ -16,7 +16,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 NO_FITS = "no fit summaries found"
-#: Short names of the loss modes (SPEC.md Q4) so a line fits the 34-column panel.
+#: Short names of the loss modes (docs/SCIENCE.md, Q4) so a line fits the 34-column panel.
 SHORT_MODES = {
     "state": "state",
     "state-jacobian": "jac-mse",
