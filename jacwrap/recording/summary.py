@@ -88,7 +88,7 @@ def episode_row(steps: Steps) -> dict[str, Any]:
 
 def contact_row(steps: Steps) -> dict[str, Any]:
     """The :data:`CONTACT_KEYS` of one episode's steps (NaN where it has no contact data)."""
-    if not steps.has_contacts:
+    if getattr(steps, "contacts", None) is None:
         return dict.fromkeys(CONTACT_KEYS, math.nan)
     from jacwrap.analysis.contact_stats import switch_alignment
 
