@@ -26,13 +26,13 @@ setup:
 demo env="CartpoleBalance": setup
     {{py}} -m jacwrap demo {{env}}
 
-# Fast test suite (< 15 min on 2 CPU cores with a cold compile cache).
+# Fast test suite (< 15 min on 2 CPU cores with a cold compile cache), docstring examples included.
 test *args: setup
-    {{py}} -m pytest -q -m "not slow" {{args}}
+    {{py}} -m pytest -q -m "not slow" --doctest-modules {{args}}
 
 # Everything, including the slow checks (all eight tasks, longer training and fits).
 test-all *args: setup
-    {{py}} -m pytest -q {{args}}
+    {{py}} -m pytest -q --doctest-modules {{args}}
 
 # Ruff lint and format check.
 lint: setup

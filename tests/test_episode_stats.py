@@ -149,6 +149,7 @@ def test_three_callers_agree_with_the_oracle():
     zs, za, fin = np.array(PLANT_S, bool), np.array(PLANT_A, bool), np.array(PLANT_F)
     steps = make_steps(zs, za, np.zeros(7), np.arange(7), finite=fin)
     steps.reward = np.ones(7)
+    steps.has_contacts, steps.contacts = False, None  # no contact data (summary: NaN there)
     combined = [[s[i] + a[i] for i in range(2)] for s, a in zip(PLANT_S, PLANT_A, strict=True)]
     o = loop_oracle(combined, PLANT_F)
     row = episode_row(steps)

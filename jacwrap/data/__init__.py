@@ -1,10 +1,13 @@
 """Using recordings where researchers work: exports, a PyTorch dataset, scoring models.
 
 >>> from jacwrap.data import export_parquet, export_minari, TorchTransitions, score
->>> export_parquet(["run.jwr"], "tables/")                  # one row per step, pandas/DuckDB/...
->>> export_minari(["run.jwr"], "jacwrap/CheetahRun/expert-v0")  # minari.load_dataset(...)
+>>> tables = export_parquet(["run.jwr"], "tables/", show_progress=False)  # pandas, DuckDB, ...
+>>> dataset = export_minari(["run.jwr"], "jacwrap/CartpoleBalance/expert-v0", show_progress=False)
 >>> ds = TorchTransitions(["run.jwr"], normalize=True)      # (s, a, s', J_s, J_a) tensors
->>> score(my_model, "run.jwr").to_text()                    # Q4 metrics of any model
+>>> len(ds)
+240
+>>> my_model = lambda s, a: s                               # any s' = f(s, a), JAX or torch
+>>> text = score(my_model, "run.jwr").to_text()             # Q4 metrics of any model
 
 Modules: ``sources`` (recordings of an export), ``fields`` (the exported per-step fields),
 ``parquet_export``, ``minari_export``, ``torch_dataset``, ``stats`` (streamed z-scores),

@@ -1,8 +1,10 @@
 """Score any dynamics model s' = f(s, a) against a recording's ground truth (docs/SCIENCE.md, Q4).
 
 >>> import jacwrap
->>> report = jacwrap.score(my_model, "run.jwr")          # a JAX function or a torch module
->>> report.metrics["sparsity"]["combined"], report.target_sparsity["combined"]
+>>> my_model = lambda s, a: s                            # a JAX function or a torch module
+>>> report = jacwrap.score(my_model, "run.jwr")
+>>> round(report.metrics["sparsity"]["combined"], 3), round(report.target_sparsity["combined"], 3)
+(0.8, 0.15)
 
 The recording's finite steps are streamed in batches; on each the model's prediction and
 Jacobians are computed (:mod:`jacwrap.data.models`) and reduced with the metric

@@ -1,9 +1,12 @@
 """PyTorch datasets of recorded transitions (s, a, s', J_s, J_a), for world-model training.
 
+>>> import torch
 >>> from jacwrap.data import TorchTransitions
 >>> ds = TorchTransitions(["run.jwr"], normalize=True)        # map-style, random access
->>> loader = torch.utils.data.DataLoader(ds, batch_size=512, shuffle=True, num_workers=2)
->>> for s, a, s_next, jac_s, jac_a in loader: ...
+>>> loader = torch.utils.data.DataLoader(ds, batch_size=64, shuffle=True)  # num_workers=2 works
+>>> s, a, s_next, jac_s, jac_a = next(iter(loader))
+>>> tuple(s.shape), tuple(jac_a.shape)
+((64, 4), (64, 4, 1))
 >>> stream = ds.iterable(shuffle=True)                         # chunk by chunk, for big files
 
 Items are tuples of tensors, one per name in ``fields`` (any ``Steps`` field: ``obs``,
