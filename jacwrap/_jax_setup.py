@@ -3,7 +3,8 @@
 Ground-truth Jacobians are computed in float64 (SPEC.md), so ``jax_enable_x64`` is switched
 on for the whole process the first time an environment is built. The persistent compilation
 cache is on by default in a user cache directory; ``JACWRAP_CACHE_DIR`` moves it and
-``JACWRAP_CACHE_DIR=""`` (empty) turns it off.
+``JACWRAP_CACHE_DIR=""`` (empty) turns it off. Traced steps are kept next to the compiled
+code (:func:`step_cache_dir`, :mod:`jacwrap.step_cache`).
 
 On CPU, XLA's newer fusion emitters duplicate work inside large elementwise fusions. MJX's
 forward kinematics along a deep kinematic chain (one quaternion product per level) becomes
@@ -34,6 +35,22 @@ def default_cache_dir() -> Path | None:
         return Path(value).expanduser() if value.strip() else None
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "jacwrap" / "jax"
+
+
+def step_cache_dir() -> Path | None:
+    """Directory of jacwrap's traced-step cache (:mod:`jacwrap.step_cache`), or None when off.
+
+    ``JACWRAP_STEP_CACHE_DIR`` names it (empty: off); otherwise it is ``jacwrap-steps/``
+    inside JAX's compile cache directory, so it is off where that cache is off and a fresh
+    compile cache directory starts with a fresh step cache too.
+    """
+    value = os.environ.get("JACWRAP_STEP_CACHE_DIR")
+    if value is not None:
+        return Path(value).expanduser() if value.strip() else None
+    import jax
+
+    compile_dir = jax.config.jax_compilation_cache_dir
+    return Path(compile_dir) / "jacwrap-steps" if compile_dir else None
 
 
 def add_cpu_flags(environ=os.environ, flags: tuple[str, ...] = CPU_FLAGS) -> str:

@@ -100,6 +100,9 @@ class CompiledBatch:
 
     ``reset(keys) -> (state, s)``, ``step(state, actions) -> StepResult`` (vmapped) and
     ``merge(mask, new, old)`` (auto-reset), with the batch sharding (None on one device).
+    ``traces`` holds the step cache's (reset, step) functions where the step cache serves
+    this batch (:mod:`jacwrap.step_cache`; their ``loaded``/``traced`` count where each
+    trace came from), else None.
     """
 
     env: Any
@@ -107,6 +110,7 @@ class CompiledBatch:
     step: Callable
     merge: Callable
     sharding: Any
+    traces: tuple[Any, Any] | None = None
 
 
 #: (id(env), num_envs, jacobians, threshold, shard) -> CompiledBatch. Envs built one at a time
@@ -180,13 +184,77 @@ def _build_compiled(
     # Every leaf has the batch axis first: with several devices, inputs and outputs are all
     # sharded along it, so the step's output feeds the step without a second compile.
     sh = {} if sharding is None else {"in_shardings": sharding, "out_shardings": sharding}
-    return CompiledBatch(
+    reset_fn, step_fn = reset, jax.vmap(one)
+    traces = None
+    if sharding is None:  # the step cache keeps one-device steps only
+        traces = _step_cache(env, reset, step_fn, num_envs, jacobians, threshold)
+    if traces is not None:
+        reset_fn, step_fn = traces
+    fns = CompiledBatch(
         env=env,
-        reset=jax.jit(reset, **sh),
-        step=jax.jit(jax.vmap(one), **sh),
+        reset=jax.jit(reset_fn, **sh),
+        step=jax.jit(step_fn, **sh),
         merge=jax.jit(merge, **sh),
         sharding=sharding,
+        traces=traces,
     )
+    if traces is not None:
+        _compile_cached(fns, num_envs)
+    return fns
+
+
+def _step_cache(env, reset, step, num_envs, jacobians, threshold) -> tuple[Any, Any] | None:
+    """(reset, step) served by the step cache (:mod:`jacwrap.step_cache`), or None.
+
+    None when the cache is off, the env is not one it can key, or this module's step
+    functions were replaced (a test counting traces): those are traced as before.
+    """
+    import sys
+
+    from jacwrap import contacts, errors, sparsity, step_cache
+    from jacwrap import jacobians as jac
+    from jacwrap._jax_setup import step_cache_dir
+
+    directory = step_cache_dir()
+    if directory is None or (jacobian_step, plain_step) != (jac.jacobian_step, jac.plain_step):
+        return None
+    # The modules a step is traced from (their source is part of the key).
+    code = (sys.modules[__name__], jac, contacts, sparsity, errors, step_cache)
+    options = {"rows": num_envs, "jacobians": jacobians, "threshold": threshold}
+    options["fields"] = jac.StepResult._fields
+    parts = step_cache.base_key(env, options, code)
+    if parts is None:
+        return None
+    return (
+        step_cache.CachedFunction(reset, {**parts, "fn": "reset"}, directory),
+        step_cache.CachedFunction(step, {**parts, "fn": "step"}, directory),
+    )
+
+
+def _compile_cached(fns: CompiledBatch, num_envs: int) -> None:
+    """Where both traces are on disk, load them and compile reset and step side by side.
+
+    The compiled code then comes from JAX's compile cache concurrently (about 1 s each on
+    CPU), not one after the other at the first reset and the first step. Where either is
+    missing, nothing happens here: it is traced at its first call and saved.
+    """
+    from jacwrap import step_cache
+
+    reset_fn, step_fn = fns.traces
+    keys = jax.eval_shape(
+        jax.vmap(jax.random.PRNGKey), jax.ShapeDtypeStruct((num_envs,), np.uint32)
+    )
+    first = reset_fn.preload(keys)
+    if first is None:
+        return
+    # Reset's outputs carry the sharding of the device it ran on, the actions none.
+    device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    out = jax.tree.unflatten(first.out_tree, step_cache.structs(first.exported.out_avals, device))
+    nu = int(fns.env.mj_model.nu)
+    actions = jax.ShapeDtypeStruct((num_envs, nu), np.dtype(np.float64))
+    if step_fn.preload(out[0], actions) is None:
+        return
+    step_cache.compile_ahead([(fns.reset, (keys,)), (fns.step, (out[0], actions))])
 
 
 class EnvBatch:

@@ -7,6 +7,8 @@ s = concat(qpos, qvel) with qpos in a tangent space (no free or ball joint).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import sys
 from dataclasses import dataclass
@@ -168,22 +170,33 @@ def _overrides_key(overrides: dict[str, Any]) -> str:
     return json.dumps(overrides, sort_keys=True, default=repr)
 
 
+#: Modules hidden while Playground is first imported (see :func:`playground_registry`).
+HIDDEN_AT_IMPORT: tuple[str, ...] = ("torch", "warp")
+
+
 def playground_registry() -> Any:
-    """``mujoco_playground.registry``, imported without torch where torch is not loaded yet.
+    """``mujoco_playground.registry``, imported without torch and NVIDIA Warp where they are
+    not loaded yet.
 
     Playground's package import also loads its RSL-RL torch wrapper, which imports torch
-    whenever it is installed (about 9 s here, for a module jacwrap never uses). Hiding torch
-    during that one import keeps ``jacwrap.make*`` free of it; that wrapper
-    (``mujoco_playground._src.wrapper_torch``) then lacks torch in this process, unless
-    torch was imported before jacwrap built its first env.
+    whenever it is installed (about 9 s here, for a module jacwrap never uses), and MJX's
+    import loads Warp for its ``impl="warp"`` backend (2 s of a 6 s warm start here;
+    jacwrap steps ``impl="jax"``, BENCHMARKS.md "Warm start"). Hiding both during that one
+    import keeps ``jacwrap.make*`` free of them (MJX's note that Warp is missing is
+    silenced); in this process Playground's torch wrapper then lacks torch and MJX's Warp
+    backend is off, unless torch or warp was imported before jacwrap built its first env.
     """
-    if "mujoco_playground" not in sys.modules and "torch" not in sys.modules:
-        sys.modules["torch"] = None  # type: ignore[assignment]  # `import torch` fails
+    if "mujoco_playground" not in sys.modules:
+        hidden = [name for name in HIDDEN_AT_IMPORT if name not in sys.modules]
+        for name in hidden:
+            sys.modules[name] = None  # type: ignore[assignment]  # `import name` fails
         try:
-            import mujoco_playground  # noqa: F401
+            with contextlib.redirect_stdout(io.StringIO()):  # "Failed to import warp: ..."
+                import mujoco_playground  # noqa: F401
         finally:
-            if sys.modules.get("torch", 0) is None:
-                del sys.modules["torch"]
+            for name in hidden:
+                if sys.modules.get(name, 0) is None:
+                    del sys.modules[name]
     from mujoco_playground import registry
 
     return registry

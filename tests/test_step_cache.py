@@ -1,0 +1,295 @@
+"""The traced-step cache (jacwrap/step_cache.py): a step loaded from disk is the traced step
+bit for bit, is never served for another key, and a damaged or unusable cache only costs a
+trace (README "Warm start", BENCHMARKS.md)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import types
+import warnings
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jacwrap  # noqa: F401  (float64)
+import jacwrap.batch as batch_module
+from jacwrap import step_cache
+from jacwrap._jax_setup import step_cache_dir
+from jacwrap.batch import EnvBatch, compiled_batch
+from jacwrap.envs import describe, load_playground
+from jacwrap.jacobians import StepResult
+from jacwrap.sparsity import GROUND_TRUTH_THRESHOLD
+from jacwrap.step_cache import StepCacheWarning
+
+NAME = "CartpoleBalance"
+B = 3
+SEEDS = [0, 1, 2]
+ACTIONS = np.array([[[0.7], [-0.4], [0.1]], [[-0.9], [0.5], [0.3]]])
+FIELDS = ("obs", "reward", "next_state", "jac_state", "jac_action", "sparsity", "finite")
+FIELDS += ("contacts", "contacts_start", "n_contacts", "n_constraints")
+
+
+def _run(steps: int = 2) -> tuple[dict, EnvBatch]:
+    """Reset a fresh CartpoleBalance batch and step it; returns the results and the batch."""
+    batch_module.clear_compiled()
+    env = load_playground(NAME, fresh=True)
+    batch = EnvBatch(env, describe(env, NAME), B)
+    obs, _ = batch.reset(SEEDS)
+    out = {"reset_obs": obs}
+    for t in range(steps):
+        step = batch.step(ACTIONS[t])
+        out.update({f"{k}{t}": np.asarray(getattr(step, k)) for k in FIELDS})
+    return out, batch
+
+
+def _traces(batch: EnvBatch):
+    return compiled_batch(batch.env, B, jacobians=True, threshold=batch.threshold).traces
+
+
+def _assert_identical(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        assert a[k].dtype == b[k].dtype, k
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k, strict=True)
+
+
+@pytest.fixture(scope="module")
+def cold(tmp_path_factory):
+    """A step cache written by one traced run: (directory, that run's results)."""
+    directory = tmp_path_factory.mktemp("steps")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("JACWRAP_STEP_CACHE_DIR", str(directory))
+        out, batch = _run()
+        reset_fn, step_fn = _traces(batch)
+        assert (reset_fn.loaded, reset_fn.traced, step_fn.loaded, step_fn.traced) == (0, 1, 0, 1)
+    batch_module.clear_compiled()
+    assert len(list(directory.glob("*.jwstep"))) == 2
+    return directory, out
+
+
+def test_loaded_step_is_bit_identical_to_the_traced_step_and_traces_nothing(cold, monkeypatch):
+    directory, first = cold
+    monkeypatch.setenv("JACWRAP_STEP_CACHE_DIR", str(directory))
+    env_cls = type(load_playground(NAME, fresh=True))
+    calls = []
+    for method in ("reset", "step"):  # a trace of the env would call these
+        original = getattr(env_cls, method)
+        monkeypatch.setattr(
+            env_cls, method, lambda *a, _o=original, **k: calls.append(1) or _o(*a, **k)
+        )
+    loaded, batch = _run()
+    reset_fn, step_fn = _traces(batch)
+    assert (reset_fn.loaded, reset_fn.traced, step_fn.loaded, step_fn.traced) == (1, 0, 1, 0)
+    assert calls == []
+    assert batch._step._cache_size() == 1  # compiled ahead for the very arrays it is called on
+    _assert_identical(first, loaded)
+
+    monkeypatch.undo()
+    monkeypatch.setenv("JACWRAP_STEP_CACHE_DIR", "")  # off: jax.jit traces the step itself
+    traced, batch = _run()
+    assert _traces(batch) is None
+    _assert_identical(first, traced)
+    assert np.abs(first["jac_state0"]).max() > 0.5 and (first["jac_action0"] != 0).any()
+
+
+def _keys(rows: int = B):
+    return jax.eval_shape(jax.vmap(jax.random.PRNGKey), jax.ShapeDtypeStruct((rows,), np.uint32))
+
+
+def _found(directory: Path, rows: int = B, **options) -> bool:
+    """Whether a fresh batch with these options finds the cold run's reset on disk."""
+    batch_module.clear_compiled()
+    env = load_playground(NAME, fresh=True)
+    kw = {"jacobians": True, "threshold": GROUND_TRUTH_THRESHOLD, **options}
+    traces = compiled_batch(env, rows, **kw).traces
+    assert traces is not None and traces[0].directory == directory
+    return traces[0].preload(_keys(rows)) is not None
+
+
+def test_another_version_option_or_output_is_never_served_stale(cold, monkeypatch):
+    directory, _ = cold
+    monkeypatch.setenv("JACWRAP_STEP_CACHE_DIR", str(directory))
+    assert _found(directory)  # the same key: found
+    assert not _found(directory, threshold=1e-6)
+    assert not _found(directory, jacobians=False)
+    assert not _found(directory, rows=B + 1)
+    real = step_cache.versions()
+    monkeypatch.setattr(step_cache, "versions", lambda: {**real, "jax": "0.0.1"})
+    assert not _found(directory)
+    monkeypatch.undo()
+    monkeypatch.setenv("JACWRAP_STEP_CACHE_DIR", str(directory))
+    # A new output of the step (e.g. another contact field) is another key.
+    monkeypatch.setattr(StepResult, "_fields", (*StepResult._fields, "new_output"))
+    assert not _found(directory)
+    monkeypatch.undo()
+    monkeypatch.setenv("JACWRAP_STEP_CACHE_DIR", str(directory))
+    flag = jax.config.jax_threefry_partitionable  # a setting that changes how reset traces
+    jax.config.update("jax_threefry_partitionable", not flag)
+    try:
+        assert not _found(directory)
+    finally:
+        jax.config.update("jax_threefry_partitionable", flag)
+    batch_module.clear_compiled()
+
+
+def test_another_env_config_or_model_is_another_key():
+    env = load_playground(NAME, fresh=True)
+    options = {"rows": B}
+    code = [batch_module]
+    same = step_cache.base_key(load_playground(NAME, fresh=True), options, code)
+    assert step_cache.base_key(env, options, code) == same
+    longer = load_playground(NAME, fresh=True, episode_length=7)
+    assert step_cache.base_key(longer, options, code)["env"]["config"] != same["env"]["config"]
+    env.mj_model.opt.timestep *= 2  # the model is hashed, not just the task's name
+    assert step_cache.base_key(env, options, code)["env"]["model"] != same["env"]["model"]
+    env.reset = env.reset  # replaced on the instance: not describable by class and config
+    assert step_cache.base_key(env, options, code) is None
+
+
+def test_the_step_source_is_part_of_the_key(tmp_path):
+    env = load_playground(NAME)
+    copy = tmp_path / "jacobians.py"
+    shutil.copy(batch_module.__file__, copy)
+    module = types.SimpleNamespace(__file__=str(copy))
+    before = step_cache.base_key(env, {}, [module])["code"]
+    copy.write_text(copy.read_text() + "\n# an edit\n")
+    assert step_cache.base_key(env, {}, [module])["code"] != before
+
+
+def _damage(path: Path) -> None:
+    blob = bytearray(path.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    path.write_bytes(bytes(blob))
+
+
+def test_a_damaged_entry_warns_is_traced_again_and_rewritten(cold, tmp_path, monkeypatch):
+    directory, first = cold
+    monkeypatch.setenv("JACWRAP_STEP_CACHE_DIR", str(tmp_path))  # empty: nothing compiled ahead
+    batch_module.clear_compiled()
+    env = load_playground(NAME, fresh=True)
+    traces = compiled_batch(env, B, jacobians=True, threshold=GROUND_TRUTH_THRESHOLD).traces
+    key, _ = step_cache.call_key(traces[0].parts, (_keys(),))  # the reset's entry
+    for f in directory.glob("*.jwstep"):
+        shutil.copy(f, tmp_path / f.name)
+    path = tmp_path / f"{key}.jwstep"
+    _damage(path)
+    with pytest.warns(StepCacheWarning, match="checksum mismatch"):
+        out, batch = _run(steps=1)
+    reset_fn, step_fn = _traces(batch)
+    assert (reset_fn.loaded, reset_fn.traced, step_fn.loaded, step_fn.traced) == (0, 1, 1, 0)
+    for k in out:
+        np.testing.assert_array_equal(out[k], first[k], strict=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the rewritten entry reads cleanly
+        assert _found(tmp_path)
+    batch_module.clear_compiled()
+
+
+def test_a_cache_that_cannot_be_read_or_written_only_costs_a_trace(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("JACWRAP_STEP_CACHE_DIR", str(blocker / "steps"))
+    batch_module.clear_compiled()
+    env = load_playground(NAME, fresh=True)
+    with pytest.warns(StepCacheWarning) as caught:
+        batch = EnvBatch(env, describe(env, NAME), B)
+        obs, _ = batch.reset(SEEDS)
+    messages = " ".join(str(w.message) for w in caught)
+    assert "cannot read" in messages and "cannot write" in messages
+    assert obs.shape == (B, 5) and np.isfinite(obs).all()
+    assert _traces(batch)[0].traced == 1
+    batch_module.clear_compiled()
+
+
+def test_entry_files_round_trip_and_reject_damage(tmp_path):
+    def fn(x, d):
+        return {"y": x * 2.0, "z": (d["a"] + 1, d["b"].sum())}
+
+    args = (jnp.arange(3.0), {"a": jnp.ones(2), "b": jnp.eye(2)})
+    entry = step_cache.export_entry(fn, args)
+    key, parts = step_cache.call_key({"fn": "toy"}, args)
+    assert step_cache.save(tmp_path, key, parts, entry)
+    loaded = step_cache.load(tmp_path, key, parts)
+    got, want = loaded.call(*args), fn(*args)
+    assert jax.tree.structure(got) == jax.tree.structure(want)
+    for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        np.testing.assert_array_equal(g, w, strict=True)
+    with pytest.raises(ValueError, match="exported for"):
+        loaded.call(jnp.arange(3.0), {"a": jnp.ones(2)})
+
+    path = tmp_path / f"{key}.jwstep"
+    good = path.read_bytes()
+    assert step_cache.load(tmp_path, "absent", parts) is None  # a miss is silent
+    for damaged, why in [
+        (good[: len(good) // 2], "checksum"),
+        (b"garbage" + good, "not a jacwrap step-cache file"),
+        (good[:-1] + bytes([good[-1] ^ 1]), "checksum"),
+    ]:
+        path.write_bytes(damaged)
+        with pytest.warns(StepCacheWarning, match=why):
+            assert step_cache.load(tmp_path, key, parts) is None
+    path.write_bytes(good)
+    with pytest.warns(StepCacheWarning, match="another step"):
+        assert step_cache.load(tmp_path, key, {**parts, "fn": "other"}) is None
+
+
+class _Static:
+    """Static pytree data whose repr names its address (as MJX's array wrappers do)."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array):
+        self.array = array
+
+    def __eq__(self, other):
+        return np.array_equal(self.array, other.array)
+
+    def __hash__(self):
+        return hash(self.array.tobytes())
+
+
+jax.tree_util.register_pytree_node(
+    _Static,
+    lambda s: ((), s),
+    lambda aux, _: aux,
+)
+
+
+def test_tree_text_is_the_same_for_equal_trees_and_differs_for_others():
+    def tree(values):
+        return jax.tree.structure({"x": 1, "s": _Static(np.array(values))})
+
+    a, b = tree([1, 2]), tree([1, 2])
+    assert "0x" in str(a) and str(a) != str(b)  # why str() cannot key the cache
+    assert step_cache.tree_text(a) == step_cache.tree_text(b)
+    assert step_cache.tree_digest(a) != step_cache.tree_digest(tree([1, 3]))
+    assert step_cache.tree_text(jax.tree.structure((1, [2]))) != step_cache.tree_text(
+        jax.tree.structure([1, (2,)])
+    )
+
+
+def test_cache_dir_follows_the_compile_cache_unless_set(monkeypatch, tmp_path):
+    monkeypatch.setenv("JACWRAP_STEP_CACHE_DIR", str(tmp_path))
+    assert step_cache_dir() == tmp_path
+    monkeypatch.setenv("JACWRAP_STEP_CACHE_DIR", " ")
+    assert step_cache_dir() is None
+    monkeypatch.delenv("JACWRAP_STEP_CACHE_DIR")
+    compile_dir = jax.config.jax_compilation_cache_dir
+    assert step_cache_dir() == (Path(compile_dir) / "jacwrap-steps" if compile_dir else None)
+
+
+def test_building_an_env_imports_neither_warp_nor_torch_and_prints_nothing():
+    code = (
+        "import sys, jacwrap\n"
+        "from jacwrap.envs import load_playground\n"
+        "load_playground('CartpoleBalance')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('warp', 'torch')))\n"
+        "import warp\n"  # still importable afterwards
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
