@@ -19,7 +19,7 @@ import numpy as np
 from jacwrap._jax_setup import configure_jax
 from jacwrap.errors import UnknownEnvError, UnsupportedEnvError
 
-#: The eight tasks of the paper (SPEC.md), in its table order.
+#: The eight tasks of the paper (docs/SCIENCE.md, "Environments and state"), in its table order.
 PAPER_ENVS: tuple[str, ...] = (
     "BallInCup",
     "CartpoleBalance",

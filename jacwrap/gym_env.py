@@ -115,7 +115,7 @@ class JacobianWrapper(gym.Env):
         env: a Playground ``MjxEnv`` built with ``impl="jax"``.
         name: name used in labels and recordings (default: the class name).
         jacobians: compute J_s and J_a at every step (default True).
-        threshold: zero threshold for the sparsity (default 1e-12, SPEC.md).
+        threshold: zero threshold for the sparsity (default 1e-12, docs/SCIENCE.md "Sparsity").
         render_mode: None, ``"rgb_array"`` or ``"depth_array"``.
         width, height: frame size in pixels (default 320x240).
         camera: camera name or id, ``"free"``, or None for the task's first camera.

@@ -14,14 +14,18 @@ require("sb3", "stable_baselines3")
 
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv  # noqa: E402
 
-from jacwrap.batch_protocol import Batch  # noqa: E402
 from jacwrap.gym_env import action_space, observation_space, render_fps, step_info  # noqa: E402
 from jacwrap.render.frames import DEFAULT_HEIGHT, DEFAULT_WIDTH  # noqa: E402
 from jacwrap.sparsity import GROUND_TRUTH_THRESHOLD  # noqa: E402
-from jacwrap.vector_env import batch_frames, build_parts, close_batch, make_adapter  # noqa: E402
+from jacwrap.vector_env import (  # noqa: E402
+    BatchedAdapter,
+    batch_frames,
+    close_batch,
+    make_adapter,
+)
 
 
-class JacobianVecEnv(VecEnv):
+class JacobianVecEnv(BatchedAdapter, VecEnv):
     """Stable-Baselines3 ``VecEnv`` over :class:`jacwrap.batch.EnvBatch`.
 
     Drop-in for an SB3 script: ``PPO("MlpPolicy", jacwrap.make_sb3("CheetahRun", 16))``.
@@ -41,32 +45,11 @@ class JacobianVecEnv(VecEnv):
         num_envs: int,
         *,
         name: str | None = None,
-        jacobians: bool = True,
-        threshold: float = GROUND_TRUTH_THRESHOLD,
-        workers: int = 1,
         config_overrides: dict | None = None,
-        render_mode: str | None = None,
-        width: int = DEFAULT_WIDTH,
-        height: int = DEFAULT_HEIGHT,
-        camera: int | str | None = None,
+        **options: Any,
     ):
-        parts = build_parts(
-            env,
-            num_envs,
-            name=name,
-            jacobians=jacobians,
-            threshold=threshold,
-            workers=workers,
-            config_overrides=config_overrides,
-            render_mode=render_mode,
-            width=width,
-            height=height,
-            camera=camera,
-        )
-        self._frames, self.env_info, self._batch = parts.frames, parts.env_info, parts.batch
-        self.render_mode = render_mode
-        self.jacobians = jacobians
-        self.threshold = float(threshold)
+        """``options``: the fields of :class:`jacwrap.vector_env.AdapterOptions`."""
+        self._build(env, num_envs, name, config_overrides, **options)
         super().__init__(  # reads self.render_mode through get_attr
             num_envs,
             observation_space(self._batch.obs_dim),
@@ -76,11 +59,6 @@ class JacobianVecEnv(VecEnv):
         self._actions: np.ndarray | None = None
         self._seeds: list[int | None] = [None] * num_envs
         self._returns = np.zeros(num_envs)
-
-    @property
-    def batch(self) -> Batch:
-        """The batch of envs this VecEnv steps (:class:`jacwrap.batch_protocol.Batch`)."""
-        return self._batch
 
     @property
     def pending_seeds(self) -> list[int | None]:

@@ -69,6 +69,20 @@ def build_batch(
 
 
 @dataclass(frozen=True)
+class AdapterOptions:
+    """The keyword options of both batched adapters (and of :func:`make_vec` and
+    :func:`jacwrap.make_sb3`): Jacobians on, zero threshold, worker processes, rendering."""
+
+    jacobians: bool = True
+    threshold: float = GROUND_TRUTH_THRESHOLD
+    workers: int = 1
+    render_mode: str | None = None
+    width: int = DEFAULT_WIDTH
+    height: int = DEFAULT_HEIGHT
+    camera: int | str | None = None
+
+
+@dataclass(frozen=True)
 class BatchedParts:
     """What both batched adapters are built from: renderer, env description and batch."""
 
@@ -78,34 +92,46 @@ class BatchedParts:
 
 
 def build_parts(
-    env: Any,
-    num_envs: int,
-    *,
-    name: str | None,
-    jacobians: bool,
-    threshold: float,
-    workers: int,
-    config_overrides: dict | None,
-    render_mode: str | None,
-    width: int,
-    height: int,
-    camera: int | str | None,
+    env: Any, num_envs: int, name: str | None, config_overrides: dict | None, o: AdapterOptions
 ) -> BatchedParts:
     """The renderer (no GL context until the first frame), the env's description and its
     batch (:func:`build_batch`), for :class:`JacobianVectorEnv` and the SB3 VecEnv alike."""
-    frames = LazyRenderer(env.mj_model, render_mode, width=width, height=height, camera=camera)
+    frames = LazyRenderer(
+        env.mj_model, o.render_mode, width=o.width, height=o.height, camera=o.camera
+    )
     info = describe(env, name)
     batch = build_batch(
         env,
         info,
         num_envs,
         name=name,
-        jacobians=jacobians,
-        threshold=threshold,
-        workers=workers,
+        jacobians=o.jacobians,
+        threshold=o.threshold,
+        workers=o.workers,
         config_overrides=config_overrides,
     )
     return BatchedParts(frames, info, batch)
+
+
+class BatchedAdapter:
+    """What :class:`JacobianVectorEnv` and the SB3 VecEnv share: built from
+    :class:`BatchedParts`, with ``env_info``, ``render_mode``, ``jacobians``, ``threshold``
+    and the :attr:`batch` property."""
+
+    def _build(
+        self, env: Any, num_envs: int, name: str | None, config_overrides: dict | None, **options
+    ) -> None:
+        o = AdapterOptions(**options)  # an unknown keyword: TypeError naming it
+        parts = build_parts(env, num_envs, name, config_overrides, o)
+        self._frames, self.env_info, self._batch = parts.frames, parts.env_info, parts.batch
+        self.render_mode = o.render_mode
+        self.jacobians = o.jacobians
+        self.threshold = float(o.threshold)
+
+    @property
+    def batch(self) -> Batch:
+        """The batch of envs this adapter steps (:class:`jacwrap.batch_protocol.Batch`)."""
+        return self._batch
 
 
 def close_batch(frames: LazyRenderer, batch: Batch) -> None:
@@ -119,7 +145,7 @@ def batch_frames(frames: LazyRenderer, batch: Batch) -> list:
     return [frames.render(s) for s in current_states(batch)]
 
 
-class JacobianVectorEnv(VectorEnv):
+class JacobianVectorEnv(BatchedAdapter, VectorEnv):
     """``num_envs`` Playground envs as a Gymnasium ``VectorEnv`` (autoreset: ``SAME_STEP``).
 
     ``step`` returns batched arrays and an ``infos`` dict of arrays, each with a ``_key``
@@ -151,32 +177,12 @@ class JacobianVectorEnv(VectorEnv):
         num_envs: int,
         *,
         name: str | None = None,
-        jacobians: bool = True,
-        threshold: float = GROUND_TRUTH_THRESHOLD,
-        workers: int = 1,
         config_overrides: dict | None = None,
-        render_mode: str | None = None,
-        width: int = DEFAULT_WIDTH,
-        height: int = DEFAULT_HEIGHT,
-        camera: int | str | None = None,
+        **options: Any,
     ):
-        parts = build_parts(
-            env,
-            num_envs,
-            name=name,
-            jacobians=jacobians,
-            threshold=threshold,
-            workers=workers,
-            config_overrides=config_overrides,
-            render_mode=render_mode,
-            width=width,
-            height=height,
-            camera=camera,
-        )
-        self._frames, self.env_info, self._batch = parts.frames, parts.env_info, parts.batch
-        self.render_mode = render_mode
-        self.jacobians = jacobians
-        self.threshold = float(threshold)
+        """``options``: the fields of :class:`AdapterOptions` (``jacobians``, ``threshold``,
+        ``workers``, ``render_mode``, ``width``, ``height``, ``camera``)."""
+        self._build(env, num_envs, name, config_overrides, **options)
         self.num_envs = num_envs
         self.single_observation_space = observation_space(self._batch.obs_dim)
         self.single_action_space = action_space(self.env_info)
@@ -219,11 +225,6 @@ class JacobianVectorEnv(VectorEnv):
             logger.warn("render() called without a render_mode; pass render_mode='rgb_array'")
             return None
         return tuple(batch_frames(self._frames, self._batch))
-
-    @property
-    def batch(self) -> Batch:
-        """The batch of envs this adapter steps (:class:`jacwrap.batch_protocol.Batch`)."""
-        return self._batch
 
     def close_extras(self, **kwargs):
         close_batch(self._frames, self._batch)
