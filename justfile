@@ -42,6 +42,7 @@ lint: setup
 # Benchmarks: prints ratios measured side by side in one run (record them in BENCHMARKS.md).
 bench: setup
     {{py}} -m bench.bench_env
+    {{py}} -m bench.bench_startup
     {{py}} -m bench.bench_policy
     {{py}} -m bench.bench_stages
     {{py}} -m bench.bench_contacts
