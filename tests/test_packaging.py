@@ -16,7 +16,12 @@ from jacwrap._extras import MissingExtraError, require
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
-CORE = {"jax", "mujoco", "mujoco-mjx", "playground", "gymnasium", "numpy", "zstandard", "tqdm"}
+#: The wrapper's needs; tqdm (rollout progress) and flatbuffers (jax.export's serialisation,
+#: the step cache of warm starts) are small pure-Python packages.
+CORE = {
+    *("jax", "mujoco", "mujoco-mjx", "playground", "gymnasium", "numpy", "zstandard"),
+    *("tqdm", "flatbuffers"),
+}
 HEAVY = ("torch", "stable_baselines3", "textual", "matplotlib", "sklearn", "optax", "jacwrap.tui")
 
 
