@@ -50,6 +50,7 @@ def test_record_then_analyze_cartpole(cartpole, tmp_path):
         "q2_tsne.png",
         "q3_rollout.png",
         "q3_run_lengths.png",
+        "contacts_sparsity_hist.png",  # recorded with contact data (format version 2)
     ]
 
     with open_recording(cartpole) as rec:
@@ -104,3 +105,10 @@ def test_record_then_analyze_cartpole(cartpole, tmp_path):
         assert total_nz == sum(nonzero_runs)
     assert summary["steps"] == EPISODES * STEPS and summary["episodes"] == EPISODES
     assert summary["tsne"]["samples"] == min(120, k)
+
+    # Contacts: CartpoleBalance has no candidate pairs, so one contact set, every step.
+    assert h.contact_pairs == () and summary["contacts"]["pairs"] == []
+    (cset,) = list(csv.DictReader((out / "CartpoleBalance" / "contacts_sets.csv").open()))
+    assert (cset["contact_set"], int(cset["steps"]), float(cset["share"])) == ("{}", k, 1.0)
+    assert float(cset["mean_sparsity_state"]) == pytest.approx(zs.mean(), rel=1e-12)
+    assert "the model has none" in index

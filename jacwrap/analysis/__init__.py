@@ -6,6 +6,9 @@
 * :mod:`jacwrap.analysis.tables` - Q1 and per-element tables (CSV, JSON, Markdown).
 * :mod:`jacwrap.analysis.figures` - matplotlib PNGs.
 * :mod:`jacwrap.analysis.embedding` - t-SNE of (s, a, s').
+* :mod:`jacwrap.analysis.contact_stats` - what changes the sparsity: statistics of the zero
+  masks against the contacts (pure); :mod:`jacwrap.analysis.contact_stream` - the same,
+  streamed whole episode by whole episode.
 * :mod:`jacwrap.analysis.report` - :func:`analyze` (what ``jacwrap analyze`` runs).
 """
 

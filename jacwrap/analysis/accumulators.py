@@ -54,6 +54,16 @@ def _finite(steps: Any) -> np.ndarray:
     return np.asarray(steps.finite, dtype=bool)
 
 
+def episode_bounds(episode: np.ndarray) -> list[tuple[int, int, int]]:
+    """(start, stop, episode index) of each run of equal ``episode`` values in a chunk."""
+    episode = np.asarray(episode)
+    if episode.size == 0:
+        return []
+    cuts = np.flatnonzero(episode[1:] != episode[:-1]) + 1
+    bounds = np.concatenate([[0], cuts, [episode.size]]).tolist()
+    return [(a, b, int(episode[a])) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
 @dataclass
 class ZeroStats:
     """Per-element zero counts and per-sample sparsity histogram over finite samples.
@@ -149,12 +159,14 @@ class ZeroStats:
 
 @dataclass
 class Rollout:
-    """Per-step sparsity of one episode (Q3): ``t`` (T,), ``sparsity`` (T, 3), ``finite`` (T,)."""
+    """Per-step sparsity of one episode (Q3): ``t`` (T,), ``sparsity`` (T, 3), ``finite`` (T,);
+    ``contacts`` (T, P) its contact masks where the steps carry them (else None)."""
 
     episode: int
     t: np.ndarray
     sparsity: np.ndarray
     finite: np.ndarray
+    contacts: np.ndarray | None = None
 
 
 class EpisodeRuns:
@@ -174,16 +186,12 @@ class EpisodeRuns:
 
     def update(self, steps: Any) -> None:
         """Add one chunk (steps in global order, each episode's steps contiguous)."""
-        episode = np.asarray(steps.episode)
-        if episode.size == 0:
-            return
-        cuts = np.flatnonzero(episode[1:] != episode[:-1]) + 1
-        bounds = np.concatenate([[0], cuts, [episode.size]])
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-            ep = int(episode[a])
+        contacts = getattr(steps, "contacts", None)  # kept for the rollout only (shading)
+        for a, b, ep in episode_bounds(steps.episode):
             if ep != self._episode:
                 self._close()
                 self._episode = ep
+            keep = contacts is not None and self.rollout is None
             self._parts.append(
                 (
                     steps.zero_state[a:b],
@@ -191,6 +199,7 @@ class EpisodeRuns:
                     np.asarray(steps.finite[a:b], bool),
                     np.asarray(steps.sparsity[a:b], np.float64),
                     np.asarray(steps.t[a:b]),
+                    np.asarray(contacts[a:b]) if keep else None,
                 )
             )
 
@@ -201,12 +210,15 @@ class EpisodeRuns:
     def _close(self) -> None:
         if not self._parts:
             return
-        zs, za, finite, sp, t = (np.concatenate(x) for x in zip(*self._parts, strict=True))
-        self._parts = []
+        parts, self._parts = self._parts, []
+        zs, za, finite, sp, t = (np.concatenate(x) for x in list(zip(*parts, strict=True))[:5])
         self.state.add_episode(zs, finite)
         self.action.add_episode(za, finite)
         if self.rollout is None:
-            self.rollout = Rollout(int(self._episode), t, sp, finite)  # type: ignore[arg-type]
+            con = [p[5] for p in parts]
+            contacts = None if any(c is None for c in con) else np.concatenate(con)
+            ep = int(self._episode)  # type: ignore[arg-type]
+            self.rollout = Rollout(ep, t, sp, finite, contacts)
 
     def merge(self, other: EpisodeRuns) -> None:
         """Add another (finished) accumulator; the first rollout seen is kept."""

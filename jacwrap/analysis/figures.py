@@ -21,6 +21,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
 
 from jacwrap.analysis.accumulators import HIST_EDGES  # noqa: E402
+from jacwrap.analysis.contact_stats import ContactPhase, shade_contact_phases  # noqa: E402
 
 _DPI = 120
 
@@ -127,17 +128,68 @@ def tsne_scatter(xy: np.ndarray, colour: np.ndarray, title: str, note: str, path
     return save_figure(fig, path)
 
 
-def rollout_sparsity(t: np.ndarray, sparsity: np.ndarray, title: str, path: Path) -> Path:
-    """Q3: per-step sparsity of J_s and J_a over one rollout (non-finite steps are gaps)."""
-    fig = Figure(figsize=(8.0, 3.4), layout="constrained")
-    ax = fig.add_subplot()
+def rollout_sparsity(
+    t: np.ndarray,
+    sparsity: np.ndarray,
+    title: str,
+    path: Path,
+    phases: Sequence[ContactPhase] = (),
+    pairs: Sequence[str] = (),
+) -> Path:
+    """Q3: per-step sparsity of J_s and J_a over one rollout (:func:`draw_rollout`)."""
+    fig = Figure(figsize=(8.0, 3.4 if not phases else 3.8), layout="constrained")
+    draw_rollout(fig.add_subplot(), t, sparsity, title, phases, pairs)
+    return save_figure(fig, path)
+
+
+def draw_rollout(
+    ax,
+    t: np.ndarray,
+    sparsity: np.ndarray,
+    title: str,
+    phases: Sequence[ContactPhase] = (),
+    pairs: Sequence[str] = (),
+) -> None:
+    """The panel of :func:`rollout_sparsity`: the sparsity of J_s and J_a per step
+    (non-finite steps are gaps) over the contact ``phases``, if given, shaded one colour per
+    contact set (labels from ``pairs``;
+    :func:`~jacwrap.analysis.contact_stats.shade_contact_phases`)."""
     ax.plot(t, sparsity[:, 0], lw=1.0, label="J_s", color="C0")
     ax.plot(t, sparsity[:, 1], lw=1.0, label="J_a", color="C1")
     ax.set_xlabel("step in episode")
     ax.set_ylabel("sparsity")
     ax.set_ylim(-0.02, 1.02)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left" if phases else "best")
+    if phases:
+        shade_contact_phases(ax, phases, pairs)
     ax.set_title(title, fontsize=11)
+
+
+def sparsity_by_contact_count(
+    state: np.ndarray, action: np.ndarray, title: str, path: Path, labels=("J_s", "J_a")
+) -> Path:
+    """Contacts: density histograms (bins of 0.1) of the per-sample sparsity, one line per
+    number c of pairs in contact; ``state`` / ``action`` (P + 1, 10) step counts
+    (:class:`~jacwrap.analysis.contact_stats.SparsityByContacts`). Counts without steps are
+    left out; the legend gives each c's steps."""
+    fig = Figure(figsize=(4.6 * len(labels), 3.8), layout="constrained")
+    axes = fig.subplots(1, len(labels), sharey=True, squeeze=False)[0]
+    width = HIST_EDGES[1] - HIST_EDGES[0]
+    for ax, hist, name in zip(axes, (state, action), labels, strict=True):
+        for c in np.flatnonzero(hist.sum(axis=1)):
+            steps = int(hist[c].sum())
+            ax.stairs(hist[c] / (steps * width), HIST_EDGES, lw=1.6, color=f"C{c % 10}",
+                      label=f"{c} pair{'' if c == 1 else 's'} ({steps} steps)")  # fmt: skip
+        ax.set_xlim(0, 1)
+        ax.set_xticks(HIST_EDGES[::2])
+        ax.set_xlabel(f"sparsity of {name} per sample")
+        ax.set_title(name, fontsize=10)
+        if hist.any():
+            ax.legend(fontsize=7, title="pairs in contact", title_fontsize=7)
+        else:
+            ax.text(0.5, 0.5, "no finite steps", ha="center", va="center")
+    axes[0].set_ylabel("density")
+    fig.suptitle(title, fontsize=11)
     return save_figure(fig, path)
 
 

@@ -17,6 +17,14 @@ Output layout (``DIR`` = ``out_dir``)::
     DIR/<env>/q3_rollout.png (+ .csv)
     DIR/<env>/q3_run_lengths.png (+ .csv)
     DIR/<env>/q3_mean_durations.{csv,md}
+    DIR/<env>/contacts_sets.{csv,md}            with contact data (format version 2): the
+    DIR/<env>/contacts_sparsity_hist.png (+ .csv)   contact section, "What changes the
+    DIR/<env>/contacts_alignment.{csv,md}           sparsity" (README); without it, the
+    DIR/<env>/contacts_elements.{csv,md}            "no contact data" sentence instead
+
+The contact statistics (:mod:`jacwrap.analysis.contact_stats` defines each) are reduced
+whole episode by whole episode (:class:`~jacwrap.analysis.contact_stream.ContactStream`)
+in the same read of each file; the rollout figure shades its contact phases.
 """
 
 from __future__ import annotations
@@ -32,13 +40,25 @@ import numpy as np
 
 from jacwrap.analysis import figures, tables
 from jacwrap.analysis.accumulators import HIST_EDGES, StreamStats
+from jacwrap.analysis.contact_stats import (
+    ContactStats,
+    contact_phases,
+    contact_set_label,
+    contact_set_table,
+    element_explanations,
+)
+from jacwrap.analysis.contact_stream import ContactStream
 from jacwrap.analysis.embedding import MIN_SAMPLES, PAPER_PERPLEXITY, tsne_embed
 from jacwrap.episode_stats import RunLengths
-from jacwrap.errors import JacwrapError
+from jacwrap.errors import JacwrapError, NoContactDataError, require_contacts
 from jacwrap.sparsity import SPARSITY_KINDS
 
 DEFAULT_TSNE_CAP = 2000
 DEFAULT_TSNE_EPISODES = 10
+#: Rows of the contact-set table (the most frequent sets; the rest lumped as ``other``).
+CONTACT_SETS_TOP = 8
+#: Switching elements shown in contacts_elements.md and summary.json (all in the CSV).
+CONTACT_ELEMENTS_TOP = 20
 
 
 @dataclass
@@ -54,6 +74,10 @@ class EnvGroup:
     stats: StreamStats
     files: list[str] = field(default_factory=list)
     label: str = ""
+    contact_pairs: tuple[str, ...] | None = None
+    contacts: ContactStream = field(default_factory=ContactStream)
+    contact_files: list[str] = field(default_factory=list)
+    no_contacts: list[str] = field(default_factory=list)  # NoContactDataError's sentences
 
     def compatible(self, header: Any) -> str | None:
         """Why a file with this header cannot join the group (None if it can)."""
@@ -63,7 +87,19 @@ class EnvGroup:
             return "state variable labels differ from the other files of this env"
         if tuple(header.action_labels) != self.action_labels:
             return "action labels differ from the other files of this env"
+        pairs = header.contact_pairs
+        if None not in (pairs, self.contact_pairs) and tuple(pairs) != self.contact_pairs:
+            return "contact pair labels differ from the other files of this env"
         return None
+
+    def add_contacts(self, header: Any, path: str, contacts: ContactStream | str) -> None:
+        """Merge a file's contact statistics, or keep why it has none."""
+        if isinstance(contacts, str):
+            self.no_contacts.append(contacts)
+            return
+        self.contact_pairs = tuple(header.contact_pairs)
+        self.contacts.merge(contacts)
+        self.contact_files.append(path)
 
 
 @dataclass
@@ -114,12 +150,13 @@ def collect(
             skipped.append((path, read))
             warn(f"jacwrap analyze: skipping {path}: {read}")
             continue
-        h, st = read
+        h, st, contacts = read
         key = (h.env_name, float(h.threshold))
         if key not in groups:
             groups[key] = _new_group(h, tsne_cap, tsne_episodes)
         groups[key].stats.merge(st)
         groups[key].files.append(path)
+        groups[key].add_contacts(h, path, contacts)
     return _ordered(groups.values()), skipped
 
 
@@ -131,8 +168,9 @@ def _read_file(
     tsne_episodes: int,
     seed: int,
     warn: Callable[[str], None],
-) -> tuple[Any, StreamStats] | str:
-    """(header, statistics) of one file read to its end, or why it cannot join its group."""
+) -> tuple[Any, StreamStats, ContactStream | str] | str:
+    """(header, statistics, contact statistics or why there are none) of one file read to
+    its end, or why it cannot join its group."""
     from jacwrap.recording import open_recording
 
     with open_recording(path) as rec:
@@ -146,12 +184,27 @@ def _read_file(
         st = StreamStats(
             h.n, h.m, tsne_cap=tsne_cap, tsne_episodes=room, seed=seed + source, source=source
         )
+        contacts = _contact_stream(h, path)
         for chunk in rec.iter_chunks():
             st.update(chunk)
+            if isinstance(contacts, ContactStream):
+                contacts.update(chunk)
         st.finish()
+        if isinstance(contacts, ContactStream):
+            contacts.finish()
         if rec.truncated_tail:
             warn(f"jacwrap analyze: {path}: {rec.truncated_tail}")
-    return h, st
+    return h, st, contacts
+
+
+def _contact_stream(header: Any, path: str) -> ContactStream | str:
+    """A stream for the file's contact statistics, or the sentence saying it has no contact
+    data (:class:`~jacwrap.errors.NoContactDataError`); the other analyses run either way."""
+    try:
+        require_contacts(header, path)
+    except NoContactDataError as exc:
+        return str(exc)
+    return ContactStream()
 
 
 def _new_group(h: Any, tsne_cap: int, tsne_episodes: int) -> EnvGroup:
@@ -294,7 +347,8 @@ def _write_env(
     _q3_rollout(g, d, idx)
     _q3_run_lengths(g, d, idx)
     _q3_durations(g, d, idx)
-    _env_summary(g, d, idx, tsne_info)
+    contact_info = _contacts(g, d, idx)
+    _env_summary(g, d, idx, tsne_info, contact_info)
 
 
 def _head(g: EnvGroup) -> str:
@@ -413,16 +467,29 @@ def _q3_rollout(g: EnvGroup, d: Path, idx: _Index) -> None:
          "finite": bool(f)}
         for t, s, f in zip(ro.t, sp, ro.finite, strict=True)
     ]  # fmt: skip
-    rcsv = tables.write_csv(d / "q3_rollout.csv", ro_rows, ["t", *SPARSITY_KINDS, "finite"])
+    columns = ["t", *SPARSITY_KINDS, "finite"]
+    pairs = g.contact_pairs or ()
+    shaded = ro.contacts is not None and len(pairs) > 0  # no pairs: nothing to shade
+    if shaded:
+        for row, c in zip(ro_rows, ro.contacts, strict=True):
+            row["contact_set"] = contact_set_label(c, pairs)
+        columns.append("contact_set")
+    rcsv = tables.write_csv(d / "q3_rollout.csv", ro_rows, columns)
     src = g.files[0]
     png = figures.rollout_sparsity(
         ro.t, sp, f"{g.label}: sparsity per step, episode {ro.episode} of {Path(src).name}",
-        d / "q3_rollout.png",
+        d / "q3_rollout.png", contact_phases(ro.contacts, ro.t) if shaded else (), pairs,
     )  # fmt: skip
+    shading = (
+        "; shaded: its contact phases, one colour per contact set (the legend names the "
+        "most covered sets)"
+        if shaded
+        else ""
+    )
     idx.figure(
         png,
         f"Q3: per-step sparsity of J_s and J_a over one rollout (episode {ro.episode} of "
-        f"`{src}`, {ro.t.size} steps).",
+        f"`{src}`, {ro.t.size} steps){shading}.",
         [rcsv],
     )
 
@@ -486,7 +553,125 @@ def _q3_durations(g: EnvGroup, d: Path, idx: _Index) -> None:
     )
 
 
-def _env_summary(g: EnvGroup, d: Path, idx: _Index, tsne_info: dict[str, Any]) -> None:
+def _contacts(g: EnvGroup, d: Path, idx: _Index) -> dict[str, Any]:
+    """What changes the sparsity: the contact tables and figure of the files with contact
+    data, and the "no contact data" sentence of each file without; returns the summary."""
+    idx.lines += ["### What changes the sparsity: contacts", ""]
+    idx.lines += [f"- {why}" for why in g.no_contacts]
+    if g.no_contacts:
+        idx.lines.append("")
+    info: dict[str, Any] = {"pairs": g.contact_pairs, "files": g.contact_files,
+                            "absent": g.no_contacts}  # fmt: skip
+    stats = g.contacts.stats
+    if stats is None:
+        return info
+    pairs = g.contact_pairs or ()
+    idx.lines += [
+        f"Over the {g.contacts.episodes} episodes of the {len(g.contact_files)} file(s) with "
+        f"contact data; {len(pairs)} candidate contact pairs"
+        + (
+            " (the model has none: its contacts are disabled or every geom pair is filtered "
+            "out, so the contact set is always {})."
+            if not pairs
+            else f": {', '.join(pairs)}."
+        ),
+        "",
+    ]
+    info["episodes"] = g.contacts.episodes
+    info["sets"] = _contact_sets(g, stats, d, idx)
+    info["steps_by_pairs_in_contact"] = _contact_hist(g, stats, d, idx)
+    info["alignment"] = _contact_alignment(g, stats, d, idx)
+    info.update(_contact_elements(g, stats, d, idx))
+    return info
+
+
+def _contact_sets(g: EnvGroup, stats: ContactStats, d: Path, idx: _Index) -> list[dict]:
+    """Mean sparsity of J_s and J_a per contact set, the most frequent sets (CSV, Markdown)."""
+    rows = tables.contact_set_rows(
+        contact_set_table(stats.sets, g.contact_pairs or (), top=CONTACT_SETS_TOP)
+    )
+    csv = tables.write_csv(d / "contacts_sets.csv", rows, tables.CONTACT_SET_COLUMNS)
+    md = d / "contacts_sets.md"
+    md.write_text(f"# {g.label}: sparsity per contact set\n\n" + tables.contact_sets_markdown(rows))
+    idx.lines += [tables.contact_sets_markdown(rows)]
+    idx.table(
+        f"Contacts: mean per-sample sparsity of J_s and J_a per contact set (the pairs in "
+        f"contact at any substep of the step), the {CONTACT_SETS_TOP} most frequent sets "
+        "with their finite steps and share of them, the rest as `other`.",
+        [csv, md],
+    )
+    return rows
+
+
+def _contact_hist(g: EnvGroup, stats: ContactStats, d: Path, idx: _Index) -> list[int]:
+    """Per-sample sparsity histograms split by the number of pairs in contact (PNG, CSV)."""
+    h = stats.histogram
+    csv = tables.write_csv(
+        d / "contacts_sparsity_hist.csv", tables.contact_hist_rows(h),
+        ["pairs_in_contact", "bin_lo", "bin_hi", "count_state", "count_action"],
+    )  # fmt: skip
+    png = figures.sparsity_by_contact_count(
+        h.state, h.action, f"{_head(g)}: per-sample sparsity by pairs in contact",
+        d / "contacts_sparsity_hist.png",
+    )  # fmt: skip
+    steps = h.steps.tolist()
+    counts = ", ".join(f"{c}: {n}" for c, n in enumerate(steps) if n)
+    idx.figure(
+        png,
+        "Contacts: density histograms (bins of 0.1) of the per-sample sparsity of J_s and "
+        f"J_a, one line per number of pairs in contact (finite steps per number: {counts}).",
+        [csv],
+    )
+    return steps
+
+
+def _contact_alignment(g: EnvGroup, stats: ContactStats, d: Path, idx: _Index) -> list[dict]:
+    """How zero-mask changes and contact-set changes line up, against chance (CSV, Markdown)."""
+    rows = tables.alignment_rows(stats.alignment)
+    csv = tables.write_csv(d / "contacts_alignment.csv", rows, tables.ALIGNMENT_COLUMNS)
+    md = d / "contacts_alignment.md"
+    md.write_text(
+        f"# {g.label}: zero-mask changes against contact changes\n\n"
+        + tables.alignment_markdown(rows)
+    )
+    idx.lines += [tables.alignment_markdown(rows)]
+    idx.table(
+        "Contacts: the share of zero-mask changes within one step of a contact-set change, "
+        "the share of contact-set changes within one step of a zero-mask change, and each "
+        "share's exact chance value had the other kind's changes of each episode been placed "
+        f"at random ({stats.alignment.opportunities} pairs of consecutive finite steps).",
+        [csv, md],
+    )
+    return rows
+
+
+def _contact_elements(g: EnvGroup, stats: ContactStats, d: Path, idx: _Index) -> dict:
+    """Per switching element, the contact pair whose changes best explain its switches."""
+    rows = tables.element_pair_rows(
+        element_explanations(stats.elements, g.contact_pairs or ()),
+        g.state_labels, g.action_labels,
+    )  # fmt: skip
+    csv = tables.write_csv(d / "contacts_elements.csv", rows, tables.ELEMENT_PAIR_COLUMNS)
+    md = d / "contacts_elements.md"
+    md.write_text(
+        f"# {g.label}: which contact pair each switching element follows\n\n"
+        + tables.element_pairs_markdown(rows, CONTACT_ELEMENTS_TOP)
+    )
+    explained = sum(r["pair"] is not None for r in rows)
+    idx.table(
+        f"Contacts: for each of the {len(rows)} elements that switch, the pair whose changes "
+        f"coincide (within one step) with most of its switches, the share of switches so "
+        f"explained and its chance value ({explained} elements have such a pair).",
+        [csv, md],
+    )
+    top = sorted(rows, key=lambda r: -r["switches"])[:CONTACT_ELEMENTS_TOP]
+    return {"elements_switching": len(rows), "elements_explained": explained,
+            "elements_top": top}  # fmt: skip
+
+
+def _env_summary(
+    g: EnvGroup, d: Path, idx: _Index, tsne_info: dict[str, Any], contact_info: dict[str, Any]
+) -> None:
     """``summary.json``: every scalar of the env's analyses."""
     z, runs, sl, al = g.stats.zeros, g.stats.runs, g.state_labels, g.action_labels
     dens = z.hist_density
@@ -512,6 +697,7 @@ def _env_summary(g: EnvGroup, d: Path, idx: _Index, tsne_info: dict[str, Any]) -
             "nonzero_J_a": runs.action.mean_nonzero,
         },
         "tsne": tsne_info,
+        "contacts": contact_info,
     }
     idx.table(
         "Every number above for this env (JSON).", [tables.write_json(d / "summary.json", summary)]

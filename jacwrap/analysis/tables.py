@@ -1,4 +1,4 @@
-"""Tables of the sparsity analyses (Q1 global sparsity, Q3 per-element durations).
+"""Tables of the sparsity analyses (Q1 global sparsity, Q3 per-element durations, contacts).
 
 Pure functions from accumulated statistics to rows (lists of dicts), and writers of rows
 as CSV, JSON and Markdown. Nothing is computed here that the accumulators do not hold.
@@ -15,7 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from jacwrap.analysis.accumulators import EpisodeRuns, ZeroStats
+from jacwrap.analysis.accumulators import HIST_EDGES, EpisodeRuns, ZeroStats
+from jacwrap.analysis.contact_stats import (
+    ContactSetRow,
+    ElementExplanation,
+    SparsityByContacts,
+    SwitchAlignment,
+)
 
 #: Columns of the Q1 table (the paper's Table 1, plus the sample counts it rests on).
 Q1_COLUMNS = (
@@ -134,8 +140,176 @@ def durations_markdown(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _fmt(x: float) -> str:
-    return "-" if math.isnan(x) else f"{x:.2f}"
+def _fmt(x: float, spec: str = ".2f") -> str:
+    return "-" if math.isnan(x) else f"{x:{spec}}"
+
+
+# -- contacts (jacwrap.analysis.contact_stats defines every statistic) -------------------------
+#: Columns of the contact-set table: per set its finite steps, their share, mean sparsity.
+CONTACT_SET_COLUMNS = (
+    "contact_set",
+    "sets",
+    "steps",
+    "share",
+    "mean_sparsity_state",
+    "mean_sparsity_action",
+)
+
+#: Columns of the switch-alignment table, one row per kind of event.
+ALIGNMENT_COLUMNS = (
+    "events_of",
+    "near",
+    "events",
+    "coinciding",
+    "share",
+    "expected",
+    "chance",
+    "ratio",
+    "opportunities",
+)
+
+#: Columns of the per-element table: each switching element's best-explaining pair.
+ELEMENT_PAIR_COLUMNS = (
+    "matrix",
+    "row",
+    "col",
+    "row_label",
+    "col_label",
+    "switches",
+    "pair",
+    "share",
+    "chance",
+    "ratio",
+)
+
+
+def contact_set_rows(table: Sequence[ContactSetRow]) -> list[dict[str, Any]]:
+    """Rows of :func:`~jacwrap.analysis.contact_stats.contact_set_table` as dicts."""
+    return [
+        {
+            "contact_set": r.label,
+            "sets": r.sets,
+            "steps": r.count,
+            "share": r.share,
+            "mean_sparsity_state": r.mean_state,
+            "mean_sparsity_action": r.mean_action,
+        }
+        for r in table
+    ]
+
+
+def contact_sets_markdown(rows: Sequence[dict[str, Any]]) -> str:
+    """The contact-set table: set, steps, share of the finite steps, mean J_s / J_a sparsity."""
+    lines = [
+        "| contact set | steps | share | mean sparsity J_s | mean sparsity J_a |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        label = r["contact_set"]  # a set's label has braces; "other" lumps the rest
+        label = f"other ({r['sets']} sets)" if label == "other" else label
+        lines.append(
+            f"| {label} | {r['steps']} | {_fmt(r['share'], '.3f')} "
+            f"| {_fmt(r['mean_sparsity_state'], '.3f')} "
+            f"| {_fmt(r['mean_sparsity_action'], '.3f')} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def contact_hist_rows(hist: SparsityByContacts) -> list[dict[str, Any]]:
+    """One row per (number of pairs in contact that occurs, sparsity bin): step counts."""
+    return [
+        {
+            "pairs_in_contact": int(c),
+            "bin_lo": HIST_EDGES[b],
+            "bin_hi": HIST_EDGES[b + 1],
+            "count_state": int(hist.state[c, b]),
+            "count_action": int(hist.action[c, b]),
+        }
+        for c in np.flatnonzero(hist.steps)
+        for b in range(hist.state.shape[1])
+    ]
+
+
+def alignment_rows(al: SwitchAlignment) -> list[dict[str, Any]]:
+    """(a) zero-mask changes near a contact change, (b) contact changes near a mask change."""
+    return [
+        {
+            "events_of": kind,
+            "near": near,
+            "events": c.events,
+            "coinciding": c.coinciding,
+            "share": c.share,
+            "expected": c.expected,
+            "chance": c.chance,
+            "ratio": c.ratio,
+            "opportunities": al.opportunities,
+        }
+        for kind, near, c in (
+            ("zero_mask", "contact_change", al.mask_changes),
+            ("contact_set", "zero_mask_change", al.contact_changes),
+        )
+    ]
+
+
+def alignment_markdown(rows: Sequence[dict[str, Any]]) -> str:
+    """The switch-alignment table: events, within one step of the other kind, chance."""
+    what = {"zero_mask": "zero-mask changes", "contact_set": "contact-set changes"}
+    near = {"contact_change": "a contact change", "zero_mask_change": "a zero-mask change"}
+    lines = [
+        "| changes of | count | within one step of | share | chance | share / chance |",
+        "|---|---:|---|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {what[r['events_of']]} | {r['events']} | {near[r['near']]} "
+            f"| {_fmt(r['share'], '.3f')} | {_fmt(r['chance'], '.3f')} "
+            f"| {_fmt(r['ratio'], '.2f')} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def element_pair_rows(
+    expl: Sequence[ElementExplanation],
+    state_labels: Sequence[str],
+    action_labels: Sequence[str],
+) -> list[dict[str, Any]]:
+    """Rows of :func:`~jacwrap.analysis.contact_stats.element_explanations` with labels."""
+    return [
+        {
+            "matrix": e.matrix,
+            "row": e.row,
+            "col": e.col,
+            "row_label": state_labels[e.row],
+            "col_label": (state_labels if e.matrix == "J_s" else action_labels)[e.col],
+            "switches": e.switches,
+            "pair": e.pair,
+            "share": e.share,
+            "chance": e.chance,
+            "ratio": e.ratio,
+        }
+        for e in expl
+    ]
+
+
+def element_pairs_markdown(rows: Sequence[dict[str, Any]], top: int = 20) -> str:
+    """The ``top`` elements with the most switches (ties: table order) and their best pair."""
+    shown = sorted(rows, key=lambda r: -r["switches"])[:top]
+    lines = [
+        f"{len(shown)} of {len(rows)} switching elements, most switches first (all in the CSV).",
+        "",
+        "| matrix | next-state variable | input variable | switches | best pair | share "
+        "| chance | share / chance |",
+        "|---|---|---|---:|---|---:|---:|---:|",
+    ]
+    for r in shown:
+        lines.append(
+            f"| {r['matrix']} | {r['row_label']} | {r['col_label']} | {r['switches']} "
+            f"| {r['pair'] or '(none)'} | {_fmt(r['share'], '.3f')} "
+            f"| {_fmt(r['chance'], '.3f')} | {_fmt(r['ratio'], '.2f')} |"
+        )
+    if not shown:
+        lines.append("| (no element switches between zero and non-zero) | | | | | | | |")
+    return "\n".join(lines) + "\n"
 
 
 def matrix_rows(
