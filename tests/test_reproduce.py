@@ -46,7 +46,8 @@ TINY = ReproduceConfig(
 )
 UNITS_PER_TASK = 2 + 1 + 5  # shards, analysis, five loss modes x one seed
 #: Tables whose every cell must be equal between runs (fits.csv: all but its wall time).
-TABLES = ("global_sparsity", "returns", "mean_sparsity", "sparsity_histograms", "run_lengths")
+TABLES = ("global_sparsity", "returns", "mean_sparsity", "sparsity_histograms", "run_lengths",
+          "contact_alignment")  # fmt: skip
 SECTIONS = (
     "## Global sparsity (Q1)",
     "## The expert agents' returns",
@@ -54,6 +55,7 @@ SECTIONS = (
     "### Zero percentage per element",
     "### Per-sample sparsity",
     "## Temporal sparsity (Q3)",
+    "## What changes the sparsity: contacts",
     "## Does a learned model recover the sparsity? (Q4)",
     "## Units and timings",
 )
@@ -163,6 +165,87 @@ def test_q1_rows_equal_jacwrap_analyze(run_a, tmp_path):
     assert _rows(out / "tables/global_sparsity.csv") == expected
     assert [r["env"] for r in expected] == list(TASKS)
     assert all(int(r["samples"]) + int(r["nonfinite_excluded"]) == 100 for r in expected)
+
+
+def test_contact_section_equals_jacwrap_analyze(run_a, tmp_path):
+    """Both tasks are recorded with contact data and have no candidate pairs (CartpoleBalance,
+    ReacherHard: contacts disabled or filtered out): their rows against ``jacwrap analyze`` on
+    the same recordings, and the section says why the contact set never changes."""
+    out, _, _ = run_a
+    rows = {r["task"]: r for r in _rows(out / "tables/contact_alignment.csv")}
+    assert list(rows) == list(TASKS)
+    for task in TASKS:
+        with open_recording(_recordings(out, task)[0]) as rec:
+            assert rec.header.contact_pairs == ()
+        analysed = tmp_path / task
+        files = [str(p) for p in _recordings(out, task)]
+        assert main(["analyze", *files, "--out", str(analysed), "--no-tsne"]) == 0
+        a, b = _rows(analysed / task / "contacts_alignment.csv")
+        r = rows[task]
+        assert (r["pairs"], r["episodes"], r["contact_changes"]) == ("0", "2", "0")
+        assert (r["mask_changes"], r["opportunities"]) == (a["events"], a["opportunities"])
+        # the report's tables come from summary.json (NaN is null there, empty in its CSV)
+        np.testing.assert_equal(float(r["mask_changes_at_contact"] or "nan"), float(a["share"]))
+        assert r["contact_changes_changing_mask"] == "" and b["share"] == "nan"  # 0 changes
+        (cset,) = _rows(analysed / task / "contacts_sets.csv")
+        assert cset["contact_set"] == "{}" and int(cset["steps"]) == int(
+            _rows(out / "tables/global_sparsity.csv")[TASKS.index(task)]["samples"]
+        )
+    index = (out / "index.md").read_text()
+    section = index[index.index("## What changes the sparsity: contacts") :]
+    section = section[: section.index("\n## ")]
+    assert section.count("the contact set is always {}") == len(TASKS)
+    for task in TASKS:
+        assert f"analysis/{task}/{task}/contacts_sparsity_hist.png" in section
+        assert f"analysis/{task}/{task}/contacts_elements.csv" in section
+
+
+def test_contact_section_with_and_without_contact_data(tmp_path):
+    """One task analysed from a version 1 file: the section names it with the "no contact
+    data" sentence; one from the planted contacts of tests/test_analysis_contacts.py: its
+    alignment row, contact sets and best pairs, as that file's docstring counts them."""
+    import dataclasses
+
+    from test_analysis_contacts import PAIRS, pi, write_planted
+
+    from jacwrap.analysis.report import analyze
+    from jacwrap.recording import RecordingWriter
+    from jacwrap.reproduce import report
+    from jacwrap.reproduce.report_doc import to_markdown
+
+    demo = Path(__file__).resolve().parent.parent / "recordings" / "demo-CartpoleBalance.jwr"
+    planted = write_planted(tmp_path / "planted.jwr")
+    cheetah = tmp_path / "cheetah.jwr"  # the planted steps under a task's name
+    with open_recording(planted) as rec:
+        steps = rec.read(0, len(rec))
+        hdr = dataclasses.replace(rec.header, env_name="CheetahRun")
+    with RecordingWriter(cheetah, hdr) as w:
+        w.add_batch(
+            **{f: getattr(steps, f) for f in w.fields if getattr(steps, f, None) is not None},
+            env_indices=[0] * len(steps),
+        )
+    plan = build_plan(ReproduceConfig(tasks=("CartpoleBalance", "CheetahRun")))
+    out = tmp_path / "run"
+    assert analyze([demo], out / "analysis/CartpoleBalance", tsne=False).ok
+    assert analyze([cheetah], out / "analysis/CheetahRun", tsne=False).ok
+    r = report._Report(out, plan, manifest=None)
+    report._contacts(r)
+    md = to_markdown(r.blocks)
+    assert (
+        "### CartpoleBalance\n\nno contact data in this recording (recorded before format "
+        f"version 2, or without contacts): {demo}.\n\n### CheetahRun" in md
+    )
+    (row,) = _rows(out / "tables/contact_alignment.csv")  # only the task with contact data
+    assert (row["task"], row["pairs"], row["mask_changes"], row["contact_changes"]) == (
+        "CheetahRun", "2", "3", "4",
+    )  # fmt: skip
+    assert float(row["mask_changes_at_contact"]) == pytest.approx(2 / 3)
+    assert float(row["mask_changes_at_contact_chance"]) == pytest.approx(pi(19, 3, 2))
+    assert f"| CheetahRun | 2 | 3 | 0.667 ({pi(19, 3, 2):.3f}) | 4 | 0.500 (" in md
+    assert f"2 candidate contact pairs: {', '.join(PAIRS)}." in md
+    assert "| {floor:foot} | 14 | 0.350 | 0.125 | 0.000 |" in md
+    assert "| J_s[qpos:j0, qvel:j0] | 2 | floor:foot | 0.500 (" in md
+    assert "| J_a[qvel:j0, act:u] | 1 | floor:hand | 1.000 (0.158) |" in md
 
 
 def test_returns_equal_rewards_in_the_recordings(run_a):

@@ -278,6 +278,99 @@ def _temporal(r: _Report) -> None:
         )  # fmt: skip
 
 
+CONTACT_COLUMNS = ("task", "pairs", "episodes", "mask_changes", "mask_changes_at_contact",
+                   "mask_changes_at_contact_chance", "contact_changes",
+                   "contact_changes_changing_mask", "contact_changes_changing_mask_chance",
+                   "opportunities")  # fmt: skip
+#: Switching elements shown per task (the analysis folder's contacts_elements.csv has all).
+CONTACT_ELEMENTS_SHOWN = 8
+
+
+def _contacts(r: _Report) -> None:
+    """What changes the sparsity: per task with contact data its alignment, contact sets,
+    histogram by pairs in contact and best pairs; the "no contact data" sentence otherwise."""
+    per_task = [(t, r.read(f"{r.env_dir(t)}/summary.json").get("contacts")) for t in r.tasks]
+    rows = [_contact_row(t, c) for t, c in per_task if c and "alignment" in c]
+    r.add(
+        Heading(2, "What changes the sparsity: contacts"),
+        Text("The pairs in contact at each step (at any physics substep) against the zero "
+             "masks: how often a change of the zero mask [J_s | J_a] comes within one step of "
+             "a change of the contact set and the reverse, each next to its exact chance value "
+             "had the other kind's changes of each episode been placed at random (definitions "
+             "in `jacwrap.analysis.contact_stats`)."),
+    )  # fmt: skip
+    if rows:
+        csv, js = r.data("contact_alignment", rows, CONTACT_COLUMNS)
+        r.add(
+            Table(("task", "pairs", "mask changes", "at a contact change (chance)",
+                   "contact changes", "changing the mask (chance)"),
+                  tuple((x["task"], str(x["pairs"]), f"{x['mask_changes']:,}",
+                         _share(x["mask_changes_at_contact"], x["mask_changes_at_contact_chance"]),
+                         f"{x['contact_changes']:,}",
+                         _share(x["contact_changes_changing_mask"],
+                                x["contact_changes_changing_mask_chance"]))
+                        for x in rows),
+                  (False, True, True, True, True, True)),
+            Links("Data", (csv, js)),
+        )  # fmt: skip
+    for t, c in per_task:
+        r.add(Heading(3, t))
+        _contact_task(r, t, c or {})
+
+
+def _share(share: Any, chance: Any) -> str:
+    return f"{_num(_nan(share))} ({_num(_nan(chance))})"
+
+
+def _contact_row(task: str, c: dict) -> dict[str, Any]:
+    a, b = c["alignment"]
+    return {"task": task, "pairs": len(c["pairs"]), "episodes": c["episodes"],
+            "mask_changes": a["events"], "mask_changes_at_contact": a["share"],
+            "mask_changes_at_contact_chance": a["chance"], "contact_changes": b["events"],
+            "contact_changes_changing_mask": b["share"],
+            "contact_changes_changing_mask_chance": b["chance"],
+            "opportunities": a["opportunities"]}  # fmt: skip
+
+
+def _contact_task(r: _Report, task: str, c: dict) -> None:
+    """One task's contact blocks (what ``jacwrap analyze`` wrote), or why there are none."""
+    absent = c.get("absent", [f"no contact statistics in this task's analysis: "
+                               f"{r.env_dir(task)}/summary.json (written by an older jacwrap; "
+                               "rerun the analysis unit)"])  # fmt: skip
+    r.add(*(Text(f"{why}.") for why in absent))
+    if "alignment" not in c:
+        return
+    d = r.env_dir(task)
+    pairs = c["pairs"]
+    r.add(
+        Text(f"{len(pairs)} candidate contact pairs"
+             + (f": {', '.join(pairs)}." if pairs else " (contacts disabled or every geom pair "
+                "filtered out): the contact set is always {}.")),
+        Table(("contact set", "steps", "share", "mean sparsity J_s", "mean sparsity J_a"),
+              tuple((x["contact_set"], f"{x['steps']:,}", _num(_nan(x["share"])),
+                     _num(_nan(x["mean_sparsity_state"])), _num(_nan(x["mean_sparsity_action"])))
+                    for x in c["sets"]),
+              (False, True, True, True, True)),
+        Image(f"{d}/contacts_sparsity_hist.png", f"{task}: per-sample sparsity of J_s and J_a "
+              "by the number of pairs in contact."),
+    )  # fmt: skip
+    shown = [e for e in c["elements_top"] if e["pair"]][:CONTACT_ELEMENTS_SHOWN]
+    if shown:
+        r.add(
+            Text(f"The pair whose changes coincide with most switches of an element, for the "
+                 f"{len(shown)} most switching of the {c['elements_explained']} elements that "
+                 f"have one ({c['elements_switching']} switch):"),
+            Table(("element", "switches", "best pair", "share explained (chance)"),
+                  tuple((f"{e['matrix']}[{e['row_label']}, {e['col_label']}]",
+                         f"{e['switches']:,}", e["pair"], _share(e["share"], e["chance"]))
+                        for e in shown),
+                  (False, True, False, True)),
+        )  # fmt: skip
+    names = ("contacts_sets.csv", "contacts_sparsity_hist.csv", "contacts_alignment.csv",
+             "contacts_elements.csv")  # fmt: skip
+    r.add(Links("Data", tuple(f"{d}/{n}" for n in names)))
+
+
 FIT_COLUMNS = ("task", "loss_mode", "seed", "test_mse", "induced_sparsity", "target_sparsity",
                "initial_sparsity", "epochs", "num_train", "wall_s")  # fmt: skip
 
@@ -358,8 +451,8 @@ def _timings(r: _Report) -> None:
     )  # fmt: skip
 
 
-SECTIONS = (_header, _global_sparsity, _returns, _heatmaps, _histograms, _temporal, _fits,
-            _timings)  # fmt: skip
+SECTIONS = (_header, _global_sparsity, _returns, _heatmaps, _histograms, _temporal, _contacts,
+            _fits, _timings)  # fmt: skip
 
 
 def build_report(out: Path, plan: Plan, manifest: Manifest) -> tuple[list[Block], list[Path]]:
