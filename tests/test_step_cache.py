@@ -1,6 +1,6 @@
 """The traced-step cache (jacwrap/step_cache.py): a step loaded from disk is the traced step
 bit for bit, is never served for another key, and a damaged or unusable cache only costs a
-trace (README "Warm start", BENCHMARKS.md)."""
+trace (README "The wrapper in an SB3 script", BENCHMARKS.md "Warm start")."""
 
 from __future__ import annotations
 
