@@ -1,6 +1,6 @@
 """One place that configures JAX for jacwrap: float64, CPU codegen, the persistent cache.
 
-Ground-truth Jacobians are computed in float64 (SPEC.md), so ``jax_enable_x64`` is switched
+Ground-truth Jacobians are computed in float64 (docs/SCIENCE.md, "The transition function and its Jacobians"), so ``jax_enable_x64`` is switched
 on for the whole process the first time an environment is built. The persistent compilation
 cache is on by default in a user cache directory; ``JACWRAP_CACHE_DIR`` moves it and
 ``JACWRAP_CACHE_DIR=""`` (empty) turns it off. Traced steps are kept next to the compiled
