@@ -28,7 +28,7 @@ demo env="CartpoleBalance": setup
 
 # Fast test suite (< 15 min on 2 CPU cores with a cold compile cache), docstring examples included.
 test *args: setup
-    {{py}} -m pytest -q -m "not slow" --doctest-modules {{args}}
+    {{py}} -m pytest -q -m "not slow" --doctest-modules --durations=15 {{args}}
 
 # Everything, including the slow checks (all eight tasks, longer training and fits).
 test-all *args: setup
