@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -57,6 +58,26 @@ CHUNK_ENTRY_DTYPE = np.dtype(
 EPISODE_DTYPE = np.dtype(
     [("env", "<u4"), ("start", "<u8"), ("length", "<u8"), ("ret", "<f8"), ("complete", "u1")]
 )
+
+
+@dataclass
+class EpisodeRow:
+    """One row of the episode table (:data:`EPISODE_DTYPE`), filled step by step: by the
+    writer as it writes, by the reader's recovery scan from the chunks' segments."""
+
+    env: int
+    start: int
+    length: int = 0
+    ret: float = 0.0
+    complete: bool = False
+
+
+def table(rows: list, dtype: np.dtype) -> np.ndarray:
+    """A structured array of ``dtype`` from objects with one attribute per field."""
+    out = np.zeros(len(rows), dtype)
+    for name in dtype.names:
+        out[name] = [getattr(r, name) for r in rows]
+    return out
 
 
 #: Smallest chunk frame: head, one segment, and a zstd frame of at least a frame header

@@ -267,7 +267,7 @@ class Recording:
         name, size = self._name, self._size
         pos, step = self._data_start, 0
         offsets, firsts, counts, lens = [], [], [], []
-        episodes: list[_ScannedEpisode] = []
+        episodes: list[format.EpisodeRow] = []
         dropped = None
         while pos < size:
             head = self._read_at(pos, format.CHUNK_HEAD.size)
@@ -313,7 +313,9 @@ class Recording:
             pos += frame_len
             step += k
         self._set_chunks(offsets, firsts, counts, lens)
-        cols = [[getattr(e, f.name) for e in episodes] for f in dataclasses.fields(_ScannedEpisode)]
+        cols = [
+            [getattr(e, f.name) for e in episodes] for f in dataclasses.fields(format.EpisodeRow)
+        ]
         self._set_episodes(*cols)
         incomplete = sum(not e.complete for e in self.episodes)
         lost = f"; dropped {dropped} ({size - pos} bytes at byte offset {pos})" if dropped else ""
@@ -344,7 +346,7 @@ class Recording:
         for s in segs:
             e, count = int(s["episode"]), int(s["count"])
             if e == len(episodes) and int(s["t0"]) == 0:
-                episodes.append(_ScannedEpisode(int(s["env"]), step))
+                episodes.append(format.EpisodeRow(int(s["env"]), step))
             elif not (
                 e == len(episodes) - 1
                 and not episodes[-1].complete
@@ -528,17 +530,6 @@ class Recording:
         episode = np.repeat(e, counts)
         t = np.repeat(t0, counts) + np.arange(k) - np.repeat(seg_first - first, counts)
         return episode, t
-
-
-@dataclasses.dataclass
-class _ScannedEpisode:
-    """An episode rebuilt from chunk segments (no index): the episode table's columns."""
-
-    env: int
-    start: int
-    length: int = 0
-    ret: float = 0.0
-    complete: bool = False
 
 
 __all__ = ["Recording", "RecordingError", "open_recording"]

@@ -34,17 +34,6 @@ COMPUTED = ("sparsity", "finite")
 
 
 @dataclass
-class _Episode:
-    """A row of the episode table (:data:`format.EPISODE_DTYPE`), filled while written."""
-
-    env: int
-    start: int
-    length: int = 0
-    ret: float = 0.0
-    complete: bool = False
-
-
-@dataclass
 class _Segment:
     """A row of a chunk's segment table (:data:`format.SEGMENT_DTYPE`)."""
 
@@ -54,13 +43,6 @@ class _Segment:
     count: int = 0
     ends: bool = False
     ret: float = 0.0
-
-
-def _table(rows: list, dtype: np.dtype) -> np.ndarray:
-    out = np.zeros(len(rows), dtype)
-    for name in dtype.names:
-        out[name] = [getattr(r, name) for r in rows]
-    return out
 
 
 class RecordingWriter:
@@ -120,7 +102,7 @@ class RecordingWriter:
         self._write(head + format.crc(head).to_bytes(4, "little"))
         self._offset = self._f.tell()
         self._chunks: list[tuple[int, int, int, int]] = []
-        self._episodes: list[_Episode] = []
+        self._episodes: list[format.EpisodeRow] = []
         self._num_steps = 0
         self._layout = schema.writer_layout(header.dims, header.groups)
         # chunk in progress
@@ -240,7 +222,7 @@ class RecordingWriter:
             table = np.zeros(len(chunks), format.CHUNK_ENTRY_DTYPE)
             for j, name in enumerate(format.CHUNK_ENTRY_DTYPE.names):
                 table[name] = chunks[:, j]
-            eps = _table(self._episodes, format.EPISODE_DTYPE)
+            eps = format.table(self._episodes, format.EPISODE_DTYPE)
             index = format.pack_index(table, eps, self._num_steps)
             index_offset = self._offset
             self._write(index)
@@ -273,7 +255,7 @@ class RecordingWriter:
                 self._queue.append((env, self._buffers.pop(env)))
 
     def _start_stream_episode(self, env: int, rows: _Columns | None) -> None:
-        self._episodes.append(_Episode(env, self.num_steps))
+        self._episodes.append(format.EpisodeRow(env, self.num_steps))
         self._stream_episode = len(self._episodes) - 1
         self._segments.append(_Segment(self._stream_episode, env, 0))
         if rows is not None:
@@ -353,7 +335,7 @@ class RecordingWriter:
                 cols[jac] = np.where(cols[mask], 0.0, cols[jac]).astype(np.float32)
         raw = codec.encode_columns(cols, self._blocks, self.header.jac_dtype)
         payload = self._cctx.compress(raw)
-        seg_arr = _table(segs, format.SEGMENT_DTYPE)
+        seg_arr = format.table(segs, format.SEGMENT_DTYPE)
         head = format.pack_chunk_head(k, self._num_steps, seg_arr, payload)
         frame = head + payload
         self._write(frame)
