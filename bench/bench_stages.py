@@ -214,9 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-pin", action="store_true", help="do not pin the process to one core")
     args = ap.parse_args(argv)
     if not args.no_pin:
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-        flags = os.environ.get("XLA_FLAGS", "")
-        os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false".strip()
+        from jacwrap.parallel import pin_to_one_core
+
+        pin_to_one_core()
 
     import jax
 

@@ -30,13 +30,18 @@ class WorkerError(JacwrapError, RuntimeError):
     """A worker process failed; the message carries its exception."""
 
 
-def _worker(conn, index: int, name: str, overrides: dict, num_envs: int, kwargs: dict) -> None:
-    # One core per worker, before JAX starts: XLA sizes its thread pools to the CPUs a
-    # process may use, and pools that span every core fight each other across workers.
+def pin_to_one_core(index: int = 0) -> None:
+    """Run this process on its allowed CPU ``index`` (modulo their number) with XLA's Eigen
+    threads off; call before JAX starts. XLA sizes its thread pools to the CPUs a process
+    may use, and pools that span every core fight each other across processes."""
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     if len(cpus) > 1:
         os.sched_setaffinity(0, {cpus[index % len(cpus)]})
     add_cpu_flags(flags=("--xla_cpu_multi_thread_eigen=false",))
+
+
+def _worker(conn, index: int, name: str, overrides: dict, num_envs: int, kwargs: dict) -> None:
+    pin_to_one_core(index)  # one core per worker, before JAX starts
     try:
         from jacwrap.batch import EnvBatch
         from jacwrap.envs import describe, load_playground
