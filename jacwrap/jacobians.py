@@ -16,6 +16,7 @@ env's step: no second simulation, and the step itself is unchanged.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -23,6 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from jacwrap import contacts as _contacts
+from jacwrap import solver_tangent as _solver_tangent
 from jacwrap.sparsity import GROUND_TRUTH_THRESHOLD, sparsity_triplet
 
 
@@ -39,6 +41,7 @@ class StepResult(NamedTuple):
     contacts_start: jax.Array  # (P,) bool, pairs in contact at the start state s
     n_contacts: jax.Array  # () int32, active contacts, max over substeps (-1 when off)
     n_constraints: jax.Array  # () int32, active constraint rows, max over substeps
+    solver_exact: jax.Array  # () bool, J is exact: unrolled, or every solve converged
 
 
 def state_vector(data: Any) -> jax.Array:
@@ -54,13 +57,23 @@ def transition(env: Any, state: Any, s: jax.Array, a: jax.Array) -> tuple[jax.Ar
     return state_vector(nxt.data), nxt
 
 
-def _observed(env: Any, contacts: bool, step: Callable[[], Any]) -> tuple[Any, Any]:
-    """(step(), the contact summary of the env steps it traced) (:mod:`jacwrap.contacts`)."""
-    if not contacts:
-        return step(), _contacts.absent()
-    with _contacts.capture(_contacts.layout(env.mj_model), type(env).__name__) as cap:
+def _observed(
+    env: Any, contacts: bool, step: Callable[[], Any], implicit: bool = False
+) -> tuple[Any, Any]:
+    """(step(), its contact summary and whether every solve converged), traced once.
+
+    ``implicit``: the constraint solver's tangent is the implicit one
+    (:mod:`jacwrap.solver_tangent`). ``contacts=False`` leaves out the contact summary; the
+    convergence flag is True there unless ``implicit`` (which needs it).
+    """
+    if not (contacts or implicit):
+        return step(), (*_contacts.absent(), jnp.array(True))
+    swap = _solver_tangent.implicit_tangents() if implicit else contextlib.nullcontext()
+    with _contacts.capture(_contacts.layout(env.mj_model), type(env).__name__) as cap, swap:
         out = step()
-    return out, cap.summary()
+    summary = cap.summary() if contacts else _contacts.absent()
+    exact = cap.solver_converged() if implicit else jnp.array(True)
+    return out, (*summary, exact)
 
 
 def jacobian_step(
@@ -69,15 +82,24 @@ def jacobian_step(
     action: jax.Array,
     threshold: float = GROUND_TRUTH_THRESHOLD,
     contacts: bool = True,
+    tangent: str = "unrolled",
 ) -> StepResult:
     """One env step with J_s, J_a and their sparsity (unbatched; vmap it for a batch).
 
     ``contacts=False`` leaves out the contact summary ((0,) masks, counts of -1).
+    ``tangent``: ``"unrolled"`` (forward mode through the constraint solver's loop, exact
+    for every step) or ``"implicit"`` (:mod:`jacwrap.solver_tangent`: exact where
+    ``solver_exact`` is True, several times cheaper).
     """
+    if tangent not in ("unrolled", "implicit"):
+        raise ValueError(f"tangent must be 'unrolled' or 'implicit', got {tangent!r}")
     s = state_vector(state.data)
+    implicit = tangent == "implicit"
 
     def f(s_, a_):
-        (s_next, nxt), con = _observed(env, contacts, lambda: transition(env, state, s_, a_))
+        (s_next, nxt), con = _observed(
+            env, contacts, lambda: transition(env, state, s_, a_), implicit
+        )
         return s_next, (nxt, con)
 
     (js, ja), (nxt, con) = jax.jacfwd(f, argnums=(0, 1), has_aux=True)(s, action)
