@@ -2,7 +2,8 @@
 
 For each task and batch size: plain env steps/s, Jacobian steps/s (both through
 :class:`jacwrap.batch.EnvBatch`, i.e. what the Gymnasium/SB3 adapters deliver, host
-transfer included), their ratio next to the forward-mode price (n + m), and the cost of
+transfer included), their ratio, the Jacobian step with the unrolled solver tangent beside
+the default auto one (:mod:`jacwrap.solver_tangent`; which step served the timed calls), and the cost of
 MuJoCo C's centered finite differences on one core in both forms: whole-step (the env step
 differenced from the env's warm start, the test oracle, docs/SCIENCE.md) and chained
 (`mjd_transitionFD` at every substep, multiplied; wrong once a constraint is active). Then cold-compile and warm-cache time to the first Jacobian step, each in
@@ -24,21 +25,28 @@ import numpy as np
 from bench.fresh import run_fresh
 
 
-def throughput(name: str, batch: int, jacobians: bool, seconds: float = 3.0) -> float:
+def throughput(
+    name: str, batch: int, jacobians: bool, seconds: float = 3.0, solver_tangent: str = "auto"
+) -> tuple[float, object]:
+    """(env steps/s, the batch's TangentStats) of ``seconds`` of random-action steps."""
     from jacwrap.batch import EnvBatch
     from jacwrap.envs import describe, load_playground
 
     env = load_playground(name)
-    b = EnvBatch(env, describe(env, name), batch, jacobians=jacobians)
+    b = EnvBatch(
+        env, describe(env, name), batch, jacobians=jacobians, solver_tangent=solver_tangent
+    )
     b.reset(list(range(batch)))
     rng = np.random.default_rng(0)
     acts = rng.uniform(-1, 1, (64, batch, env.action_size))
-    b.step(acts[0])  # compile (or cache hit)
+    b.prepare()  # compile (or cache hit), the auto tangent's unrolled fallback too
+    for a in acts[:8]:
+        b.step(a)
     n, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
         b.step(acts[n % 64])
         n += 1
-    return n * batch / (time.perf_counter() - t0)
+    return n * batch / (time.perf_counter() - t0), b.tangent_stats
 
 
 def fd_samples(name: str, samples: int = 20) -> list[tuple]:
@@ -143,21 +151,24 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         "| env | n+m | batch | plain steps/s | Jacobian steps/s | ratio plain/Jacobian | "
-        "MuJoCo C whole-step FD steps/s (1 core) | Jacobian / whole-step FD | "
-        "MuJoCo C chained FD steps/s (1 core) | Jacobian / chained FD |"
+        "unrolled solver tangent: Jacobian steps/s | auto / unrolled | calls: implicit, "
+        "redone, unrolled | MuJoCo C whole-step FD steps/s (1 core) | Jacobian / whole-step "
+        "FD | MuJoCo C chained FD steps/s (1 core) | Jacobian / chained FD |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name in args.envs:
         env = load_playground(name)
         info = describe(env, name)
         whole, chained = fd_throughput(name)
         for batch in args.batches:
-            plain = throughput(name, batch, False, args.seconds)
-            jac = throughput(name, batch, True, args.seconds)
+            plain, _ = throughput(name, batch, False, args.seconds)
+            jac, stats = throughput(name, batch, True, args.seconds)
+            unrolled, _ = throughput(name, batch, True, args.seconds, "unrolled")
+            calls = f"{stats.implicit}, {stats.redone}, {stats.unrolled}"
             print(
                 f"| {name} | {info.n + info.m} | {batch} | {plain:,.0f} | {jac:,.0f} | "
-                f"{plain / jac:.1f} | {whole:,.0f} | {jac / whole:.2f} | "
-                f"{chained:,.0f} | {jac / chained:.2f} |",
+                f"{plain / jac:.1f} | {unrolled:,.0f} | {jac / unrolled:.2f} | {calls} | "
+                f"{whole:,.0f} | {jac / whole:.2f} | {chained:,.0f} | {jac / chained:.2f} |",
                 flush=True,
             )
     if args.no_compile:

@@ -18,8 +18,9 @@ Batches of the same env object, size and options share their compiled functions
 from __future__ import annotations
 
 import functools
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jax
@@ -29,7 +30,11 @@ import numpy as np
 from jacwrap.envs import EnvInfo
 from jacwrap.errors import ActionError, UnsupportedEnvError
 from jacwrap.jacobians import jacobian_step, plain_step, state_vector
+from jacwrap.solver_tangent import TANGENTS
 from jacwrap.sparsity import GROUND_TRUTH_THRESHOLD
+
+#: The fields of a Jacobian step that the unrolled step recomputes (auto solver tangents).
+_JACOBIAN_FIELDS = ("jac_state", "jac_action", "sparsity", "finite")
 
 
 @dataclass
@@ -126,16 +131,27 @@ def clear_compiled() -> None:
 
 
 def compiled_batch(
-    env: Any, num_envs: int, *, jacobians: bool, threshold: float, shard: bool = True
+    env: Any,
+    num_envs: int,
+    *,
+    jacobians: bool,
+    threshold: float,
+    shard: bool = True,
+    tangent: str = "unrolled",
 ) -> CompiledBatch:
-    """The shared :class:`CompiledBatch` of ``num_envs`` copies of ``env`` (built once)."""
-    key = (id(env), num_envs, bool(jacobians), float(threshold), bool(shard))
+    """The shared :class:`CompiledBatch` of ``num_envs`` copies of ``env`` (built once).
+
+    ``tangent``: the constraint solver's (:func:`jacwrap.jacobians.jacobian_step`); only
+    Jacobian steps have one.
+    """
+    tangent = tangent if jacobians else "unrolled"
+    key = (id(env), num_envs, bool(jacobians), float(threshold), bool(shard), tangent)
     hit = _COMPILED.get(key)
     if hit is not None and hit.env is env:
         return hit
     if len(_COMPILED) >= _COMPILED_MAX:
         _COMPILED.pop(next(iter(_COMPILED)))
-    entry = _build_compiled(env, num_envs, jacobians, float(threshold), shard)
+    entry = _build_compiled(env, num_envs, jacobians, float(threshold), shard, tangent)
     _COMPILED[key] = entry
     return entry
 
@@ -156,11 +172,11 @@ def sub_batch_size(num_envs: int, sharded: bool) -> int:
 
 
 def _build_compiled(
-    env: Any, num_envs: int, jacobians: bool, threshold: float, shard: bool
+    env: Any, num_envs: int, jacobians: bool, threshold: float, shard: bool, tangent: str
 ) -> CompiledBatch:
     def one(st, a):
         if jacobians:
-            return jacobian_step(env, st, a, threshold)
+            return jacobian_step(env, st, a, threshold, tangent=tangent)
         return plain_step(env, st, a)
 
     def reset(keys):
@@ -187,7 +203,7 @@ def _build_compiled(
     reset_fn, step_fn = reset, jax.vmap(one)
     traces = None
     if sharding is None:  # the step cache keeps one-device steps only
-        traces = _step_cache(env, reset, step_fn, num_envs, jacobians, threshold)
+        traces = _step_cache(env, reset, step_fn, num_envs, jacobians, threshold, tangent)
     if traces is not None:
         reset_fn, step_fn = traces
     fns = CompiledBatch(
@@ -203,7 +219,9 @@ def _build_compiled(
     return fns
 
 
-def _step_cache(env, reset, step, num_envs, jacobians, threshold) -> tuple[Any, Any] | None:
+def _step_cache(
+    env, reset, step, num_envs, jacobians, threshold, tangent
+) -> tuple[Any, Any] | None:
     """(reset, step) served by the step cache (:mod:`jacwrap.step_cache`), or None.
 
     None when the cache is off, the env is not one it can key, or this module's step
@@ -211,7 +229,7 @@ def _step_cache(env, reset, step, num_envs, jacobians, threshold) -> tuple[Any, 
     """
     import sys
 
-    from jacwrap import contacts, errors, sparsity, step_cache
+    from jacwrap import contacts, errors, solver_tangent, sparsity, step_cache
     from jacwrap import jacobians as jac
     from jacwrap._jax_setup import step_cache_dir
 
@@ -219,8 +237,9 @@ def _step_cache(env, reset, step, num_envs, jacobians, threshold) -> tuple[Any, 
     if directory is None or (jacobian_step, plain_step) != (jac.jacobian_step, jac.plain_step):
         return None
     # The modules a step is traced from (their source is part of the key).
-    code = (sys.modules[__name__], jac, contacts, sparsity, errors, step_cache)
+    code = (sys.modules[__name__], jac, contacts, solver_tangent, sparsity, errors, step_cache)
     options = {"rows": num_envs, "jacobians": jacobians, "threshold": threshold}
+    options["tangent"] = tangent
     options["fields"] = jac.StepResult._fields
     parts = step_cache.base_key(env, options, code)
     if parts is None:
@@ -257,8 +276,75 @@ def _compile_cached(fns: CompiledBatch, num_envs: int) -> None:
     step_cache.compile_ahead([(fns.reset, (keys,)), (fns.step, (out[0], actions))])
 
 
+@dataclass
+class TangentStats:
+    """Which step served each sub-batch call under ``solver_tangent="auto"``, and the choice.
+
+    The implicit step is tried first; its rows where a solve did not converge get their
+    Jacobians from the unrolled step (a second call). Where that happened in at least
+    ``max_rate`` of the last ``window`` calls (WalkerRun: 99 % of calls at batch 32), both
+    cost more than the unrolled step alone, so the next ``skip`` calls go straight to it,
+    then the implicit step is tried again (``skip`` doubling each time, so that a task whose
+    solves rarely converge pays ever less for the tries). Either way the Jacobians are the
+    same (to ~1e-12).
+    """
+
+    window: int = 16
+    max_rate: float = 0.5
+    skip: int = 64  # doubled at each skip after the first, up to max_skip
+    max_skip: int = 4096
+    implicit: int = 0  # calls served by the implicit step alone
+    redone: int = 0  # calls whose inexact rows the unrolled step redid
+    unrolled: int = 0  # calls sent straight to the unrolled step
+    _recent: deque = field(default_factory=deque)
+    _skipping: int = 0
+
+    def try_implicit(self) -> bool:
+        """Whether the next call should try the implicit step."""
+        if self._skipping:
+            self._skipping -= 1
+            self.unrolled += 1
+            return False
+        return True
+
+    def record(self, redone: bool) -> None:
+        """Note one implicit call and whether its inexact rows were redone."""
+        self.redone += redone
+        self.implicit += not redone
+        self._recent.append(redone)
+        if len(self._recent) > self.window:
+            self._recent.popleft()
+        if len(self._recent) == self.window and np.mean(self._recent) >= self.max_rate:
+            self._skipping = self._next_skip
+            self._next_skip = min(2 * self._next_skip, self.max_skip)
+            self._recent.clear()
+
+    def __post_init__(self) -> None:
+        self._next_skip = self.skip
+
+
+def with_unrolled_rows(result: Any, rows: jax.Array, unrolled: Any, merge: Callable) -> Any:
+    """``result`` (a batched :class:`~jacwrap.jacobians.StepResult` of the implicit step) with
+    the Jacobians, sparsity and finiteness of ``rows`` (bool, (B,)) taken from ``unrolled``
+    (the unrolled step's result for the same states and actions); ``merge`` is a
+    :class:`CompiledBatch`'s. Everything else, next states included, stays ``result``'s.
+    """
+    new = tuple(getattr(unrolled, f) for f in _JACOBIAN_FIELDS)
+    old = tuple(getattr(result, f) for f in _JACOBIAN_FIELDS)
+    merged = merge(rows, new, old)
+    return result._replace(**dict(zip(_JACOBIAN_FIELDS, merged, strict=True)))
+
+
 class EnvBatch:
-    """``num_envs`` copies of a Playground env stepped together (see module docstring)."""
+    """``num_envs`` copies of a Playground env stepped together (see module docstring).
+
+    ``solver_tangent``: how the Jacobian step differentiates the constraint solver
+    (:mod:`jacwrap.solver_tangent`). ``"auto"`` (default): the implicit tangent, with the
+    rows where a solve stopped before converging recomputed by forward mode through the
+    solver loop (compiled at its first use; :class:`TangentStats`); ``"unrolled"``: forward
+    mode through the loop for every step. Both give the same Jacobians (to ~1e-12) except
+    where the loop's own tangent misses a warm start's dependence (``auto`` is right there).
+    """
 
     def __init__(
         self,
@@ -270,9 +356,12 @@ class EnvBatch:
         threshold: float = GROUND_TRUTH_THRESHOLD,
         shard: bool = True,
         autoreset: bool = True,
+        solver_tangent: str = "auto",
     ):
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        if solver_tangent not in TANGENTS:
+            raise ValueError(f"solver_tangent must be one of {TANGENTS}, got {solver_tangent!r}")
         if not threshold > 0:
             raise ValueError(f"threshold must be > 0, got {threshold}")
         self.env = env
@@ -292,9 +381,13 @@ class EnvBatch:
         sharded = shard and len(devices) > 1 and num_envs % len(devices) == 0
         self._rows = sub_batch_size(num_envs, sharded)
         self._padded = -(-num_envs // self._rows) * self._rows
-        fns = compiled_batch(
-            env, self._rows, jacobians=jacobians, threshold=self.threshold, shard=shard
+        self._auto = jacobians and solver_tangent == "auto"
+        self.tangent_stats = TangentStats()
+        self._compile = functools.partial(
+            compiled_batch, env, self._rows, jacobians=jacobians, threshold=self.threshold
         )
+        self._shard = shard
+        fns = self._compile(shard=shard, tangent="implicit" if self._auto else "unrolled")
         self._sharding = fns.sharding
         self._reset = fns.reset
         self._step = fns.step
@@ -415,7 +508,11 @@ class EnvBatch:
         prev_s = self._s
         # Dispatch every sub-batch before reading any back: XLA runs them back to back.
         parts = [self._place(jnp.asarray(a)) for a in self._split(act)]
-        results = [self._step(st, a) for st, a in zip(self._states, parts, strict=True)]
+        implicit = self._auto and self.tangent_stats.try_implicit()
+        step = self._step if implicit or not self._auto else self._unrolled_step()
+        results = [step(st, a) for st, a in zip(self._states, parts, strict=True)]
+        if implicit:
+            results = self._redo_inexact(parts, results)
         fields = [
             (r.state.obs, r.state.reward, r.state.done, r.next_state, r.jac_state)
             + (r.jac_action, r.sparsity, r.finite)
@@ -462,6 +559,36 @@ class EnvBatch:
             n_constraints=np.asarray(n_constraints, dtype=np.int32),
         )
         return self.last_step
+
+    def _unrolled_step(self) -> Callable:
+        """The unrolled Jacobian step of this batch (compiled, or loaded, at its first use)."""
+        return self._compile(shard=self._shard, tangent="unrolled").step
+
+    def prepare(self) -> None:
+        """Compile (or load from the caches) every step this batch may call, now.
+
+        Under ``solver_tangent="auto"`` the unrolled step is otherwise compiled at the first
+        step that needs it (a pause of a compile, ~1 s with warm caches). For benchmarks, and
+        for runs that must not pause later. Call after :meth:`reset`.
+        """
+        if self._states is None:
+            raise RuntimeError("call reset() before prepare()")
+        if self._auto:
+            actions = self._place(jnp.zeros((self._rows, self.info.nu)))
+            self._unrolled_step().lower(self._states[0], actions).compile()
+
+    def _redo_inexact(self, parts: list[Any], results: list[Any]) -> list[Any]:
+        """Auto tangents: Jacobians of the rows where a solve did not converge, unrolled."""
+        exact = jax.device_get([r.solver_exact for r in results])
+        out = []
+        for st, a, r, ok in zip(self._states, parts, results, exact, strict=True):
+            redo = not np.all(ok)
+            self.tangent_stats.record(redo)
+            if redo:
+                mask = self._place(jnp.asarray(~np.asarray(ok)))
+                r = with_unrolled_rows(r, mask, self._unrolled_step()(st, a), self._merge)
+            out.append(r)
+        return out
 
     @property
     def episode_steps(self) -> np.ndarray:

@@ -57,7 +57,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jacwrap import solver_tangent
 from jacwrap.errors import UnsupportedEnvError
 
 
@@ -213,18 +212,17 @@ def combine(parts: list[ConstraintState]) -> ConstraintState:
 
 def substeps(
     lay: ContactLayout, model: Any, data: Any, action: jax.Array, n_substeps: int = 1
-) -> tuple[Any, ConstraintState, jax.Array]:
-    """``mjx_env.step`` (Playground 0.2.0: the same scan) that also returns the summary and
-    whether every substep's constraint solve converged (:func:`jacwrap.solver_tangent.converged`)."""
+) -> tuple[Any, ConstraintState]:
+    """``mjx_env.step`` (Playground 0.2.0: the same scan) that also returns the summary."""
     from mujoco import mjx
 
     def single_step(data, _):
         data = data.replace(ctrl=action)
         data = mjx.step(model, data)
-        return data, (constraint_state(lay, data), solver_tangent.converged(model, data))
+        return data, constraint_state(lay, data)
 
-    data, (per, exact) = jax.lax.scan(single_step, data, (), n_substeps)
-    return data, summarize(per), exact.all()
+    data, per = jax.lax.scan(single_step, data, (), n_substeps)
+    return data, summarize(per)
 
 
 class Capture:
@@ -234,7 +232,6 @@ class Capture:
         self.layout = lay
         self.env_name = env_name
         self.parts: list[ConstraintState] = []
-        self.exact: list[jax.Array] = []  # per mjx_env.step call: every solve converged
         self.thread = threading.get_ident()
 
     def summary(self) -> ConstraintState:
@@ -246,11 +243,6 @@ class Capture:
                 "with mjx_env.step(model, data, action, n_substeps)"
             )
         return combine(self.parts)
-
-    def solver_converged(self) -> jax.Array:
-        """Whether every constraint solve of the step converged (a scalar bool)."""
-        self.summary()  # the same error where no substep was seen
-        return jnp.stack(self.exact).all()
 
 
 _SWAP_LOCK = threading.RLock()  # re-entrant: a trace inside a trace nests its swap
@@ -273,9 +265,8 @@ def capture(lay: ContactLayout, env_name: str = "env") -> Iterator[Capture]:
         def step(model, data, action, n_substeps=1):
             if threading.get_ident() != cap.thread:
                 return original(model, data, action, n_substeps)
-            data, summary, exact = substeps(lay, model, data, action, n_substeps)
+            data, summary = substeps(lay, model, data, action, n_substeps)
             cap.parts.append(summary)
-            cap.exact.append(exact)
             return data
 
         mjx_env.step = step

@@ -4,7 +4,9 @@ f(s, a) is one environment step: ``env.step`` with the simulator data's qpos and
 replaced by s = concat(qpos, qvel), everything else in the data (warm start, time, ...)
 held at its current value. J_s = df/ds (n x n) and J_a = df/da (n x m) are computed by
 forward-mode autodiff (``jax.jacfwd``: n + m tangent propagations, the primal once);
-reverse mode does not go through MJX's constraint solver loop.
+reverse mode does not go through MJX's constraint solver loop. The solver itself is
+differentiated through its loop (``tangent="unrolled"``) or implicitly at its solution
+(``tangent="implicit"``, :mod:`jacwrap.solver_tangent`, checked per step: ``solver_exact``).
 
 Rows of both Jacobians are next-state variables, columns the current state (qpos, qvel)
 or action variables, in that order.
@@ -41,7 +43,7 @@ class StepResult(NamedTuple):
     contacts_start: jax.Array  # (P,) bool, pairs in contact at the start state s
     n_contacts: jax.Array  # () int32, active contacts, max over substeps (-1 when off)
     n_constraints: jax.Array  # () int32, active constraint rows, max over substeps
-    solver_exact: jax.Array  # () bool, J is exact: unrolled, or every solve converged
+    solver_exact: jax.Array  # () bool, J is the step's derivative (unrolled, or checked)
 
 
 def state_vector(data: Any) -> jax.Array:
@@ -57,23 +59,13 @@ def transition(env: Any, state: Any, s: jax.Array, a: jax.Array) -> tuple[jax.Ar
     return state_vector(nxt.data), nxt
 
 
-def _observed(
-    env: Any, contacts: bool, step: Callable[[], Any], implicit: bool = False
-) -> tuple[Any, Any]:
-    """(step(), its contact summary and whether every solve converged), traced once.
-
-    ``implicit``: the constraint solver's tangent is the implicit one
-    (:mod:`jacwrap.solver_tangent`). ``contacts=False`` leaves out the contact summary; the
-    convergence flag is True there unless ``implicit`` (which needs it).
-    """
-    if not (contacts or implicit):
-        return step(), (*_contacts.absent(), jnp.array(True))
-    swap = _solver_tangent.implicit_tangents() if implicit else contextlib.nullcontext()
-    with _contacts.capture(_contacts.layout(env.mj_model), type(env).__name__) as cap, swap:
+def _observed(env: Any, contacts: bool, step: Callable[[], Any]) -> tuple[Any, Any]:
+    """(step(), the contact summary of the env steps it traced) (:mod:`jacwrap.contacts`)."""
+    if not contacts:
+        return step(), _contacts.absent()
+    with _contacts.capture(_contacts.layout(env.mj_model), type(env).__name__) as cap:
         out = step()
-    summary = cap.summary() if contacts else _contacts.absent()
-    exact = cap.solver_converged() if implicit else jnp.array(True)
-    return out, (*summary, exact)
+    return out, cap.summary()
 
 
 def jacobian_step(
@@ -87,25 +79,40 @@ def jacobian_step(
     """One env step with J_s, J_a and their sparsity (unbatched; vmap it for a batch).
 
     ``contacts=False`` leaves out the contact summary ((0,) masks, counts of -1).
-    ``tangent``: ``"unrolled"`` (forward mode through the constraint solver's loop, exact
-    for every step) or ``"implicit"`` (:mod:`jacwrap.solver_tangent`: exact where
-    ``solver_exact`` is True, several times cheaper).
+    ``tangent``: ``"unrolled"`` (forward mode through the constraint solver's loop) or
+    ``"implicit"`` (:mod:`jacwrap.solver_tangent`; ``solver_exact`` says whether its check
+    passed, i.e. whether J is the step's derivative; redo the step unrolled where not).
     """
     if tangent not in ("unrolled", "implicit"):
         raise ValueError(f"tangent must be 'unrolled' or 'implicit', got {tangent!r}")
     s = state_vector(state.data)
-    implicit = tangent == "implicit"
 
     def f(s_, a_):
-        (s_next, nxt), con = _observed(
-            env, contacts, lambda: transition(env, state, s_, a_), implicit
-        )
+        (s_next, nxt), con = _observed(env, contacts, lambda: transition(env, state, s_, a_))
         return s_next, (nxt, con)
 
-    (js, ja), (nxt, con) = jax.jacfwd(f, argnums=(0, 1), has_aux=True)(s, action)
+    implicit = tangent == "implicit"
+    with _solver_tangent.implicit_tangents() if implicit else contextlib.nullcontext():
+        (js, ja), (nxt, con) = jax.jacfwd(f, argnums=(0, 1), has_aux=True)(s, action)
     sp = sparsity_triplet(js, ja, threshold)
     finite = jnp.isfinite(js).all() & jnp.isfinite(ja).all()
-    return StepResult(nxt, state_vector(nxt.data), js, ja, sp, finite, *con)
+    exact = _check_implicit(env, state, s, action, js, ja) if implicit else jnp.array(True)
+    return StepResult(nxt, state_vector(nxt.data), js, ja, sp, finite, *con, exact)
+
+
+def _check_implicit(env, state, s, action, js, ja) -> jax.Array:
+    """:func:`jacwrap.solver_tangent.check` of [J_s | J_a] along its fixed direction."""
+    n = s.shape[0]
+    x = jnp.concatenate([s, action])
+    v = jnp.asarray(_solver_tangent.check_direction(x.shape[0], x.dtype))
+
+    def step(x_):
+        return transition(env, state, x_[:n], x_[n:])[0]
+
+    _, unrolled = jax.jvp(step, (x,), (v,))
+    eps = _solver_tangent.FD_EPS
+    fd = (step(x + eps * v) - step(x - eps * v)) / (2 * eps)
+    return _solver_tangent.check(jnp.concatenate([js, ja], axis=1), v, unrolled, fd)
 
 
 def plain_step(env: Any, state: Any, action: jax.Array, contacts: bool = True) -> StepResult:
@@ -113,4 +120,5 @@ def plain_step(env: Any, state: Any, action: jax.Array, contacts: bool = True) -
     nxt, con = _observed(env, contacts, lambda: env.step(state, action))
     empty = jnp.zeros((0, 0), dtype=state.data.qpos.dtype)
     nan3 = jnp.full((3,), jnp.nan, dtype=state.data.qpos.dtype)
-    return StepResult(nxt, state_vector(nxt.data), empty, empty, nan3, jnp.array(True), *con)
+    ok = jnp.array(True)
+    return StepResult(nxt, state_vector(nxt.data), empty, empty, nan3, ok, *con, ok)

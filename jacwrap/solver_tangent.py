@@ -6,26 +6,31 @@ few Newton iterations, each with a line search. Forward mode through that loop c
 n + m tangents through every iteration and line-search probe: 70 % of CheetahRun's
 Jacobian step (BENCHMARKS.md, "The MJX step by stage").
 
-Where the solver has converged, i.e. its ``qacc`` makes the cost's gradient vanish (to
-well below MJX's own tolerance), the solution's tangent follows from the gradient alone (implicit function
-theorem): with H = dg/dqacc (the Newton Hessian, M + J' D J over the active rows) and
+Where the solver has converged, i.e. its ``qacc`` makes the cost's gradient vanish, the
+solution's tangent follows from the gradient alone (implicit function theorem): with H = dg/dqacc (the Newton Hessian, M + J' D J over the active rows) and
 g_p the gradient's tangent at fixed ``qacc``,
 
     dqacc = -H^-1 g_p,
 
 and the constraint forces' tangents follow from ``qacc``'s. :func:`implicit_solve` is
 MJX's ``solve`` with that tangent (``jax.custom_jvp``): the loop runs once, without
-tangents. At a converged solve this is the derivative of the computed step, the same
+tangents. Where the computed step follows the minimiser this is the derivative of the computed step, the same
 numbers as forward mode through the loop (to ~1e-12, BENCHMARKS.md) and better where the
 loop's own tangent is wrong: a warm start that is already optimal is kept by the line
 search without a tangent, which made J exactly zero where MuJoCo C's finite differences
 are not (ReacherHard on its joint limit; tests/test_solver_tangent.py).
 
-Where the solver stopped at its iteration limit first (the tasks allow it 1-4 iterations),
-the computed ``qacc`` still depends on the warm start and on the truncation, and only
-forward mode through the loop gives its derivative. :func:`converged` tells the two apart
-from the data after a substep; :class:`jacwrap.batch.EnvBatch` recomputes the Jacobians of
-the rows where any substep did not converge with the unrolled step.
+Where it did not (a solve cut off by its iteration limit, WalkerRun's 2 iterations over 10
+substeps; a start point MJX's tolerance test accepts before any iteration, so that nearby
+inputs keep it too; a last Newton step taken with another active set, which lands on the
+minimum here but not for nearby inputs), the computed step depends on the warm start and the
+iteration path, and only forward mode through the loop gives its derivative. Rather than
+telling those cases apart from the solver's internals, each implicit Jacobian J is checked
+along one fixed direction v (:func:`check`): ``J v`` against forward mode through the loop
+(one tangent instead of n + m) and, where those differ, against the centered difference of
+the step along v, which decides which tangent is the step's derivative. A J that differs
+from the derivative differs along almost every v, so the check catches it;
+:class:`jacwrap.batch.EnvBatch` recomputes the rows that fail with the unrolled step.
 """
 
 from __future__ import annotations
@@ -36,14 +41,21 @@ from collections.abc import Iterator
 from typing import Any
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 
 TANGENTS = ("auto", "unrolled")
 """How :class:`jacwrap.batch.EnvBatch` differentiates the solver: ``auto`` = implicit where
-every substep's solve converged, forward mode through the loop (``unrolled``) elsewhere."""
+its check passes (:func:`check`), forward mode through the loop (``unrolled``) elsewhere."""
 
-CONVERGED = 1e-4
-"""A solve counts as converged when its cost gradient passes MJX's own gradient test with
-``CONVERGED`` times the model's tolerance (:func:`converged`)."""
+CHECK_RTOL = 1e-9
+"""Two directional derivatives agree to ``CHECK_RTOL`` of ``max |J| * sum |v|`` (:func:`check`)."""
+
+FD_RTOL = 1e-6
+"""... and one agrees with the centered difference along v to ``FD_RTOL`` (:func:`check`)."""
+
+FD_EPS = 1e-6
+"""Step of the centered difference along v (the FD oracle's, jacwrap.finite_differences)."""
 
 
 def _solver():
@@ -67,23 +79,27 @@ def cost_gradient(m: Any, d: Any, qacc: jax.Array) -> jax.Array:
     return ctx.Ma - d.qfrc_smooth - ctx.qfrc_constraint
 
 
-def converged(m: Any, d: Any) -> jax.Array:
-    """Whether ``d.qacc`` (the solver's result, kept in the data after a substep) minimises the
-    solver's cost: MJX's own gradient test, ``|g| / trace(M) < CONVERGED * opt.tolerance``
-    (MuJoCo's default tolerance 1e-8, so 1e-12). A scalar bool.
+def check_direction(size: int, dtype: Any = np.float64) -> np.ndarray:
+    """The fixed direction v of the check (standard normal, seed 0: no entry is zero)."""
+    return np.random.default_rng(0).standard_normal(size).astype(dtype)
 
-    Newton's method on this piecewise-quadratic cost lands on the minimum once the active
-    set is right, and a warm start that is already the minimum passes too. A solve cut off
-    by the iteration limit first (WalkerRun: 2 iterations over 10 substeps) leaves a
-    gradient orders of magnitude above the test: there the step depends on the warm start
-    and on the truncation, and only the unrolled tangent is its derivative (measured against
-    MuJoCo C's finite differences: BENCHMARKS.md, tests/test_solver_tangent.py).
+
+def check(jac: jax.Array, v: jax.Array, unrolled: jax.Array, fd: jax.Array) -> jax.Array:
+    """Whether the implicit Jacobian ``jac`` is the step's derivative (a scalar bool).
+
+    ``unrolled``: forward mode through the solver loop along v; ``fd``: the centered
+    difference of the step along v. ``jac @ v`` must equal ``unrolled`` (to
+    :data:`CHECK_RTOL`), or, where the two tangents differ, the difference must side with
+    ``jac``: ``jac @ v`` within :data:`FD_RTOL` of ``fd`` and ``unrolled`` not (the warm start
+    kept by the line search, where forward mode through the loop has no tangent). False where
+    anything is not finite.
     """
-    from mujoco.mjx._src import math
-
-    solver = _solver()
-    g = cost_gradient(m, d, d.qacc)
-    return solver._rescale(m, d, math.norm(g)) < CONVERGED * m.opt.tolerance
+    scale = jnp.abs(jac).max() * jnp.abs(v).sum()
+    jv = jac @ v
+    same = jnp.abs(jv - unrolled).max() <= CHECK_RTOL * scale
+    implicit_right = jnp.abs(jv - fd).max() <= FD_RTOL * scale
+    unrolled_right = jnp.abs(unrolled - fd).max() <= FD_RTOL * scale
+    return same | (implicit_right & ~unrolled_right)
 
 
 def implicit_solve(m: Any, d: Any) -> Any:

@@ -48,7 +48,9 @@ def _run(steps: int = 2) -> tuple[dict, EnvBatch]:
 
 
 def _traces(batch: EnvBatch):
-    return compiled_batch(batch.env, B, jacobians=True, threshold=batch.threshold).traces
+    return compiled_batch(
+        batch.env, B, jacobians=True, threshold=batch.threshold, tangent="implicit"
+    ).traces
 
 
 def _assert_identical(a: dict, b: dict) -> None:
@@ -105,7 +107,8 @@ def _found(directory: Path, rows: int = B, **options) -> bool:
     """Whether a fresh batch with these options finds the cold run's reset on disk."""
     batch_module.clear_compiled()
     env = load_playground(NAME, fresh=True)
-    kw = {"jacobians": True, "threshold": GROUND_TRUTH_THRESHOLD, **options}
+    # EnvBatch's Jacobian step: the implicit solver tangent (its default "auto").
+    kw = {"jacobians": True, "threshold": GROUND_TRUTH_THRESHOLD, "tangent": "implicit", **options}
     traces = compiled_batch(env, rows, **kw).traces
     assert traces is not None and traces[0].directory == directory
     return traces[0].preload(_keys(rows)) is not None
@@ -172,7 +175,8 @@ def test_a_damaged_entry_warns_is_traced_again_and_rewritten(cold, tmp_path, mon
     monkeypatch.setenv("JACWRAP_STEP_CACHE_DIR", str(tmp_path))  # empty: nothing compiled ahead
     batch_module.clear_compiled()
     env = load_playground(NAME, fresh=True)
-    traces = compiled_batch(env, B, jacobians=True, threshold=GROUND_TRUTH_THRESHOLD).traces
+    kw = {"jacobians": True, "threshold": GROUND_TRUTH_THRESHOLD, "tangent": "implicit"}
+    traces = compiled_batch(env, B, **kw).traces
     key, _ = step_cache.call_key(traces[0].parts, (_keys(),))  # the reset's entry
     for f in directory.glob("*.jwstep"):
         shutil.copy(f, tmp_path / f.name)
