@@ -185,13 +185,18 @@ def playground_registry() -> Any:
     import keeps ``jacwrap.make*`` free of them (MJX's note that Warp is missing is
     silenced); in this process Playground's torch wrapper then lacks torch and MJX's Warp
     backend is off, unless torch or warp was imported before jacwrap built its first env.
+    MJX's mesh tools (trimesh, ``scipy.spatial``) are imported at their first use instead
+    (:mod:`jacwrap._lazy_imports`).
     """
     if "mujoco_playground" not in sys.modules:
+        from jacwrap._lazy_imports import deferred_imports
+
         hidden = [name for name in HIDDEN_AT_IMPORT if name not in sys.modules]
         for name in hidden:
             sys.modules[name] = None  # type: ignore[assignment]  # `import name` fails
         try:
-            with contextlib.redirect_stdout(io.StringIO()):  # "Failed to import warp: ..."
+            # stdout: MJX prints "Failed to import warp: ..."
+            with contextlib.redirect_stdout(io.StringIO()), deferred_imports():
                 import mujoco_playground  # noqa: F401
         finally:
             for name in hidden:
@@ -210,6 +215,11 @@ def load_playground(name: str, *, fresh: bool = False, **config_overrides: Any) 
     (``gymnasium.make`` N times, SB3's ``make_vec_env``) trace and compile one step.
     ``fresh=True`` builds a new object every call.
 
+    With the step cache on, the compiled reset and step that the last process built first
+    from this task and overrides start loading in the background before Playground is
+    imported (:func:`jacwrap.step_cache.prefetch`; a batch takes them only if they are its
+    own, key for key).
+
     Raises :class:`UnknownEnvError` listing the valid names for an unknown ``name``.
     """
     valid = available_envs()
@@ -219,9 +229,16 @@ def load_playground(name: str, *, fresh: bool = False, **config_overrides: Any) 
     if not fresh and key in _SHARED:
         return _SHARED[key]
     configure_jax()
+    from jacwrap import step_cache
+    from jacwrap._jax_setup import step_cache_dir
+
+    directory = step_cache_dir()
+    if directory is not None:
+        step_cache.prefetch(directory, key)
     registry = playground_registry()
     overrides = {**config_overrides, "impl": "jax"}
     env = registry.load(name, config_overrides=overrides)
+    step_cache.note_origin(env, key)
     if not fresh:
         _SHARED[key] = env
     return env

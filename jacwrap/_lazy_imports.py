@@ -1,0 +1,121 @@
+"""Modules that Playground's import loads but stepping never uses, loaded at their first use.
+
+MJX's mesh module (``mujoco.mjx._src.mesh``) imports trimesh (which imports networkx and
+SciPy's optimisers) and ``scipy.spatial`` when it is imported, for the convex hulls that
+``mjx.put_model`` builds for mesh geoms. None of jacwrap's tasks has a mesh, and those two
+were 0.15-0.2 s of a 0.95 s Playground import (BENCHMARKS.md, "Warm start").
+:func:`deferred_imports` puts stand-ins for them into ``sys.modules`` while Playground is
+imported; the first attribute looked up on a stand-in afterwards imports the real module,
+so a model with meshes still converts (tests/test_lazy_imports.py).
+
+The stand-ins are not :class:`importlib.util.LazyLoader` modules: on Python 3.11 the
+import system reads a module's ``__spec__`` on every ``import`` statement, which makes a
+lazy module load at once. And the mesh module names ``trimesh.Trimesh`` in a function
+signature, which Python evaluates when it runs the module. So while Playground's import
+runs, the names of :data:`DEFERRED` are answered with placeholder classes (they only end up
+in that function's ``__annotations__``); every other name, and every name afterwards, comes
+from the real module.
+
+A module already imported, or not installed, is left alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import sys
+import threading
+import types
+from collections.abc import Iterator
+from typing import Any
+
+#: Module -> the names Playground's import looks up on it but uses only in annotations.
+DEFERRED: dict[str, tuple[str, ...]] = {
+    "trimesh": ("Trimesh",),
+    "scipy.spatial": (),
+    "jaxopt": (),
+    "flax.linen": (),
+}
+
+_LOCK = threading.RLock()
+
+
+class DeferredModule(types.ModuleType):
+    """Stand-in for a module that is imported at the first attribute looked up on it.
+
+    While :attr:`importing` is true (Playground's import runs), the names in
+    ``placeholders`` are answered with placeholder classes instead. Once the real module
+    is imported it replaces the stand-in in ``sys.modules``, and every lookup on the
+    stand-in is forwarded to it.
+    """
+
+    importing = False
+
+    def __init__(self, name: str, spec: Any, placeholders: tuple[str, ...]):
+        super().__init__(name)
+        self.__spec__ = spec
+        self.__dict__["_jw_placeholders"] = {p: _placeholder(name, p) for p in placeholders}
+        self.__dict__["_jw_real"] = None
+
+    def __getattr__(self, attr: str) -> Any:  # names not in the stand-in's own __dict__
+        if attr.startswith("__") and attr.endswith("__"):
+            raise AttributeError(attr)
+        placeholder = self.__dict__["_jw_placeholders"].get(attr)
+        if placeholder is not None and DeferredModule.importing:
+            return placeholder
+        return getattr(self.real(), attr)
+
+    def real(self) -> types.ModuleType:
+        """The real module, imported on the first call."""
+        with _LOCK:
+            module = self.__dict__["_jw_real"]
+            if module is None:
+                if sys.modules.get(self.__name__) is self:
+                    del sys.modules[self.__name__]
+                try:
+                    module = importlib.import_module(self.__name__)
+                except BaseException:
+                    sys.modules.setdefault(self.__name__, self)
+                    raise
+                self.__dict__["_jw_real"] = module
+            return module
+
+
+def _placeholder(module: str, name: str) -> type:
+    doc = f"Stand-in for {module}.{name} while Playground is imported (jacwrap._lazy_imports)."
+    return type(name, (), {"__module__": module, "__doc__": doc})
+
+
+def _spec(name: str) -> Any:
+    try:
+        return importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+
+
+@contextlib.contextmanager
+def deferred_imports() -> Iterator[list[str]]:
+    """Put stand-ins for the :data:`DEFERRED` modules into ``sys.modules`` for the block.
+
+    Yields the names it deferred (those neither imported before nor missing). The stand-ins
+    stay after the block, until their first use.
+    """
+    names: list[str] = []
+    with _LOCK:
+        for name, placeholders in DEFERRED.items():
+            spec = None if name in sys.modules else _spec(name)
+            if spec is not None:
+                sys.modules[name] = DeferredModule(name, spec, placeholders)
+                names.append(name)
+    DeferredModule.importing = True
+    try:
+        yield names
+    finally:
+        DeferredModule.importing = False
+
+
+def is_deferred(name: str) -> bool:
+    """Whether ``sys.modules[name]`` is a stand-in that has not imported its module yet."""
+    module = sys.modules.get(name)
+    return isinstance(module, DeferredModule) and module.__dict__["_jw_real"] is None
