@@ -3,7 +3,11 @@
 Each run is a new Python process that imports jacwrap, builds the Playground env and an
 :class:`jacwrap.batch.EnvBatch`, resets it and takes one Jacobian step; the total is wall
 time from starting the process (interpreter start-up included) to the step's results on
-the host; the stages add up to all of it but Python's own start-up.
+the host; the stages add up to all of it but Python's own start-up. "import playground"
+is the import inside ``load_playground`` (a prefetch of the compiled step, if any, runs
+from its start, see :func:`jacwrap.step_cache.prefetch`), "build env" the rest of it.
+The step column says where the step came from: traced, loaded (from the step cache, while
+the batch was built) or prefetched (loaded in the background during the import).
 
 - cold: empty compile cache and step cache (a temporary directory);
 - warm, no step cache: the compile cache warm, ``JACWRAP_STEP_CACHE_DIR=""`` (what jacwrap
@@ -30,15 +34,22 @@ t0 = time.perf_counter()
 import jax
 t_jax = time.perf_counter()
 import jacwrap
-from jacwrap.batch import EnvBatch, compiled_batch
-from jacwrap.envs import describe, load_playground, playground_registry
+import jacwrap.envs
+from jacwrap.batch import EnvBatch
+from jacwrap.envs import describe, load_playground
 t_jacwrap = time.perf_counter()
-playground_registry()
-t_pg = time.perf_counter()
+marks = {}
+registry = jacwrap.envs.playground_registry
+def timed_registry():  # load_playground imports Playground here (after starting any prefetch)
+    out = registry()
+    marks.setdefault("pg", time.perf_counter())
+    return out
+jacwrap.envs.playground_registry = timed_registry
 name, rows = sys.argv[1], int(sys.argv[2])
 env = load_playground(name)
 info = describe(env, name)
 t_env = time.perf_counter()
+t_pg = marks["pg"]
 batch = EnvBatch(env, info, rows)
 t_batch = time.perf_counter()
 batch.reset(list(range(rows)))
@@ -48,12 +59,14 @@ step = batch.step(np.zeros((rows, info.nu)))
 assert step.jac_state.shape == (rows, info.n, info.n)
 t_step = time.perf_counter()
 total = time.time() - spawned
-traces = compiled_batch(env, rows, jacobians=True, threshold=batch.threshold).traces
+step_fn = batch._step  # what the batch steps with: a step_cache.CachedFunction, or jax.jit
+source = "traced" if getattr(step_fn, "traced", 1) else "loaded"
+source = "prefetched" if getattr(step_fn, "prefetched", False) else source
 print(json.dumps({
     "import jax": t_jax - t0, "import jacwrap": t_jacwrap - t_jax,
     "import playground": t_pg - t_jacwrap, "build env": t_env - t_pg,
     "EnvBatch": t_batch - t_env, "reset": t_reset - t_batch, "first step": t_step - t_reset,
-    "source": "traced" if traces is None or traces[1].traced else "loaded", "total": total,
+    "source": source, "total": total,
 }))
 """
 

@@ -200,21 +200,19 @@ def _build_compiled(
     # Every leaf has the batch axis first: with several devices, inputs and outputs are all
     # sharded along it, so the step's output feeds the step without a second compile.
     sh = {} if sharding is None else {"in_shardings": sharding, "out_shardings": sharding}
-    reset_fn, step_fn = reset, jax.vmap(one)
+    step_fn = jax.vmap(one)
     traces = None
     if sharding is None:  # the step cache keeps one-device steps only
         traces = _step_cache(env, reset, step_fn, num_envs, jacobians, threshold, tangent)
-    if traces is not None:
-        reset_fn, step_fn = traces
     fns = CompiledBatch(
         env=env,
-        reset=jax.jit(reset_fn, **sh),
-        step=jax.jit(step_fn, **sh),
+        reset=jax.jit(reset, **sh) if traces is None else traces[0],
+        step=jax.jit(step_fn, **sh) if traces is None else traces[1],
         merge=jax.jit(merge, **sh),
         sharding=sharding,
         traces=traces,
     )
-    if traces is not None:
+    if traces is not None and not traces[0].prefetched:
         _compile_cached(fns, num_envs)
     return fns
 
@@ -225,7 +223,10 @@ def _step_cache(
     """(reset, step) served by the step cache (:mod:`jacwrap.step_cache`), or None.
 
     None when the cache is off, the env is not one it can key, or this module's step
-    functions were replaced (a test counting traces): those are traced as before.
+    functions were replaced (a test counting traces): those are traced as before. The
+    functions are called like jitted ones. An env built by
+    :func:`jacwrap.envs.load_playground` indexes its first batch for the next process's
+    prefetch, and takes this process's prefetch where it compiled these very functions.
     """
     import sys
 
@@ -244,10 +245,19 @@ def _step_cache(
     parts = step_cache.base_key(env, options, code)
     if parts is None:
         return None
-    return (
-        step_cache.CachedFunction(reset, {**parts, "fn": "reset"}, directory),
-        step_cache.CachedFunction(step, {**parts, "fn": "step"}, directory),
-    )
+    keys = ({**parts, "fn": "reset"}, {**parts, "fn": "step"})
+    origin = step_cache.origin_of(env)
+    fns = step_cache.adopt(directory, origin, keys, (reset, step))
+    if fns is None:
+        fns = tuple(
+            step_cache.CachedFunction(f, k, directory)
+            for f, k in zip((reset, step), keys, strict=True)
+        )
+    if origin is not None:
+        modules = tuple(m.__name__ for m in code)
+        nu = int(env.mj_model.nu)
+        step_cache.index_when_known(directory, origin, fns, num_envs, nu, modules)
+    return fns
 
 
 def _compile_cached(fns: CompiledBatch, num_envs: int) -> None:
@@ -259,21 +269,7 @@ def _compile_cached(fns: CompiledBatch, num_envs: int) -> None:
     """
     from jacwrap import step_cache
 
-    reset_fn, step_fn = fns.traces
-    keys = jax.eval_shape(
-        jax.vmap(jax.random.PRNGKey), jax.ShapeDtypeStruct((num_envs,), np.uint32)
-    )
-    first = reset_fn.preload(keys)
-    if first is None:
-        return
-    # Reset's outputs carry the sharding of the device it ran on, the actions none.
-    device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
-    out = jax.tree.unflatten(first.out_tree, step_cache.structs(first.exported.out_avals, device))
-    nu = int(fns.env.mj_model.nu)
-    actions = jax.ShapeDtypeStruct((num_envs, nu), np.dtype(np.float64))
-    if step_fn.preload(out[0], actions) is None:
-        return
-    step_cache.compile_ahead([(fns.reset, (keys,)), (fns.step, (out[0], actions))])
+    step_cache.compile_batch(fns.traces, num_envs, int(fns.env.mj_model.nu))
 
 
 @dataclass

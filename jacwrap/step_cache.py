@@ -5,18 +5,33 @@ step at batch 32 took 10 s to trace and its reset 6 s, against about 1 s each to
 compiled code (BENCHMARKS.md, "Warm start"). A :class:`CachedFunction` traces its function
 once per machine, serialises the traced program (StableHLO, via ``jax.export``) into the
 step cache and, in later processes, calls the deserialised program instead of tracing the
-function again. XLA compiles that program like any other, so JAX's persistent compile
-cache still serves the compiled code; results are bit for bit those of the traced function
+function again. The program takes and returns flat lists of arrays and is compiled by its
+own ``jax.jit`` (:attr:`Entry.jitted`), so JAX's persistent compile cache serves the
+compiled code; the :class:`CachedFunction` flattens the arguments and rebuilds the
+results' pytrees around it. Results are bit for bit those of the traced function
 (tests/test_step_cache.py).
 
 An entry is keyed by everything that shapes the traced program (:func:`base_key` and the
-argument shapes): the Playground env (its class, its config and a hash of its MuJoCo
-model), the batch options (rows, Jacobians on or off, threshold), the source of jacwrap's
-step modules and the step's output fields, the versions of jax, jaxlib, mujoco, mujoco-mjx,
-playground, jacwrap and Python, and the JAX settings that change a trace (x64, PRNG,
-matmul precision). Any change makes a new key, never a stale hit. Envs that jacwrap cannot
-describe this way (not a Playground class, ``reset``/``step`` replaced on the instance) are
-traced as before.
+arguments' structure and shapes): the Playground env (its class, its config and a hash of
+its MuJoCo model), the batch options (rows, Jacobians on or off, threshold), the source of
+jacwrap's step modules and the step's output fields, the versions of jax, jaxlib, mujoco,
+mujoco-mjx, playground, jacwrap and Python, and the JAX settings that change a trace (x64,
+PRNG, matmul precision). Any change makes a new key, never a stale hit. Envs that jacwrap
+cannot describe this way (not a Playground class, ``reset``/``step`` replaced on the
+instance) are traced as before.
+
+A warm start also overlaps loading the compiled code with importing Playground (about 1 s
+of loading, 0.5 s of import on 2 cores; BENCHMARKS.md). The keys are only known once the
+env is built, so each cache directory keeps a small index per task name and config
+overrides (:class:`IndexRecord`: the entry files, key parts, rows and action size of the
+first batch a process built from that env). :func:`prefetch`, called by
+:func:`jacwrap.envs.load_playground` before it imports Playground, loads and compiles what
+the index names in a background thread, which never imports a module (Playground's classes
+are only needed to rebuild pytrees, later, in the caller's thread); :func:`adopt` hands the
+compiled functions to the batch only if their key parts equal the real env's exactly, and
+otherwise stops the thread at its next stage. At the first call, the arguments' full key
+must also be the file's. An index is a hint, never trusted: a damaged one is ignored with
+a :class:`StepCacheWarning`, a stale one costs the background thread's work.
 
 The cache lives in ``jacwrap-steps/`` inside JAX's compile cache directory (see
 :func:`jacwrap._jax_setup.step_cache_dir`; ``JACWRAP_STEP_CACHE_DIR`` moves it, empty turns
@@ -30,26 +45,30 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import json
 import os
 import pickle
 import sys
 import threading
 import warnings
+import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jax
 import numpy as np
 
-FORMAT = 1
-"""Version of the entry layout; part of every key."""
+FORMAT = 2
+"""Version of the entry layout; part of every key. 2: pytree definitions pickled apart
+from the program, flat jitted programs."""
 
 MAGIC = b"jacwrap-step\n"
 _DIGEST = 32  # sha256 of the payload, right after MAGIC
 _SUFFIX = ".jwstep"
+_CALL_PARTS = ("in_tree", "in_avals")  # what call_key adds to a function's parts
 
 #: JAX settings that change what a function traces to.
 _JAX_SETTINGS = (
@@ -65,19 +84,47 @@ class StepCacheWarning(UserWarning):
     """The step cache could not be read or written; jacwrap traced the step instead."""
 
 
-@dataclass(frozen=True)
 class Entry:
-    """A traced function of flat arguments, with the trees to rebuild its pytrees."""
+    """A traced function of flat arguments, the full key parts it is stored under and the
+    pytree definitions of its arguments and results.
 
-    exported: jax.export.Exported
-    in_tree: Any  # PyTreeDef of the (args,) tuple
-    out_tree: Any  # PyTreeDef of the result
+    The definitions stay pickled until first needed: they name the env's classes
+    (Playground's ``State``, MJX's ``Data``), which a thread must not import while the main
+    thread imports Playground. :attr:`jitted` is the program's own ``jax.jit`` (flat lists of
+    arrays in and out), named after the function (``jit_step_cached``).
+    """
+
+    def __init__(self, exported: jax.export.Exported, parts: dict[str, Any], trees: Any):
+        self.exported = exported
+        self.parts = parts
+        self._trees = trees  # (in_tree, out_tree), or their pickle (bytes)
+        self._lock = threading.Lock()
+
+        def flat(*leaves):
+            return exported.call(*leaves)
+
+        flat.__name__ = flat.__qualname__ = f"{parts.get('fn', 'function')}_cached"
+        self.jitted = jax.jit(flat)
+
+    def trees(self) -> tuple[Any, Any]:
+        """(in_tree, out_tree), unpickled at the first call."""
+        with self._lock:
+            if isinstance(self._trees, bytes):
+                self._trees = pickle.loads(self._trees)
+            return self._trees
+
+    def tree_blob(self) -> bytes:
+        """The pickled (in_tree, out_tree), as stored in the file."""
+        with self._lock:
+            trees = self._trees
+        return trees if isinstance(trees, bytes) else pickle.dumps(trees, pickle.HIGHEST_PROTOCOL)
 
     def call(self, *args: Any) -> Any:
         leaves, tree = jax.tree.flatten(args)
-        if tree != self.in_tree:
-            raise ValueError(f"cached step called with {tree}, exported for {self.in_tree}")
-        return jax.tree.unflatten(self.out_tree, self.exported.call(*leaves))
+        in_tree, out_tree = self.trees()
+        if tree != in_tree:
+            raise ValueError(f"cached step called with {tree}, exported for {in_tree}")
+        return jax.tree.unflatten(out_tree, self.jitted(*leaves))
 
 
 # -- keys ------------------------------------------------------------------------------------
@@ -235,19 +282,21 @@ def _warn(message: str) -> None:
 
 def _encode(parts: dict[str, Any], entry: Entry) -> bytes:
     payload = pickle.dumps(
-        {
-            "parts": parts,
-            "exported": bytes(entry.exported.serialize()),
-            "in_tree": entry.in_tree,
-            "out_tree": entry.out_tree,
-        },
+        {"parts": parts, "exported": bytes(entry.exported.serialize()), "trees": entry.tree_blob()},
         protocol=pickle.HIGHEST_PROTOCOL,
     )
     return MAGIC + hashlib.sha256(payload).digest() + payload
 
 
-def _decode(blob: bytes, parts: dict[str, Any]) -> Entry:
-    """The entry in ``blob``; ValueError when damaged or written for other ``parts``."""
+def _base(parts: dict[str, Any]) -> dict[str, Any]:
+    """A function's parts: the full parts of one of its entries without the call's."""
+    return {k: v for k, v in parts.items() if k not in _CALL_PARTS}
+
+
+def _decode(blob: bytes, parts: dict[str, Any], base: bool = False) -> Entry:
+    """The entry in ``blob``; ValueError when damaged or written for other ``parts``
+    (``base``: the function's parts, any call's). Imports nothing beyond jax: the payload
+    is builtins, the pytree definitions stay pickled (:class:`Entry`)."""
     head = len(MAGIC)
     if blob[:head] != MAGIC or len(blob) < head + _DIGEST:
         raise ValueError("not a jacwrap step-cache file")
@@ -255,14 +304,17 @@ def _decode(blob: bytes, parts: dict[str, Any]) -> Entry:
     if hashlib.sha256(payload).digest() != digest:
         raise ValueError("checksum mismatch (truncated or damaged)")
     data = pickle.loads(payload)
-    if data["parts"] != parts:
+    if (_base(data["parts"]) if base else data["parts"]) != parts:
         raise ValueError("written for another step (key collision or a renamed file)")
     exported = jax.export.deserialize(bytearray(data["exported"]))
-    return Entry(exported, data["in_tree"], data["out_tree"])
+    return Entry(exported, data["parts"], bytes(data["trees"]))
 
 
-def load(directory: Path, key: str, parts: dict[str, Any]) -> Entry | None:
-    """The cached entry ``key``, or None if absent; warns and returns None if damaged."""
+def load(directory: Path, key: str, parts: dict[str, Any], base: bool = False) -> Entry | None:
+    """The cached entry ``key``, or None if absent; warns and returns None if damaged.
+
+    ``base``: ``parts`` are the function's, not the call's (a prefetch knows only those).
+    """
     path = directory / f"{key}{_SUFFIX}"
     try:
         blob = path.read_bytes()
@@ -272,7 +324,7 @@ def load(directory: Path, key: str, parts: dict[str, Any]) -> Entry | None:
         _warn(f"step cache: cannot read {path} ({exc}); tracing the step instead")
         return None
     try:
-        return _decode(blob, parts)
+        return _decode(blob, parts, base)
     except Exception as exc:  # any damage: trace again, never fail the user's step
         _warn(f"step cache: ignoring {path}: {exc}; tracing the step again")
         return None
@@ -296,8 +348,9 @@ def save(directory: Path, key: str, parts: dict[str, Any], entry: Entry) -> bool
 
 
 # -- tracing ---------------------------------------------------------------------------------
-def export_entry(fn: Callable, args: tuple) -> Entry:
-    """Trace ``fn(*args)`` once into an :class:`Entry` (``args``: arrays or shape structs)."""
+def export_entry(fn: Callable, args: tuple, parts: dict[str, Any] | None = None) -> Entry:
+    """Trace ``fn(*args)`` once into an :class:`Entry` (``args``: arrays, tracers or shape
+    structs; ``parts``: the full key parts it will be stored under)."""
     leaves, in_tree = jax.tree.flatten(args)
     trees: list[Any] = []
 
@@ -309,33 +362,65 @@ def export_entry(fn: Callable, args: tuple) -> Entry:
 
     structs = [jax.ShapeDtypeStruct(x.shape, x.dtype) for x in leaves]
     exported = jax.export.export(jax.jit(flat))(*structs)
-    return Entry(exported, in_tree, trees[-1])
+    return Entry(exported, parts or {}, (in_tree, trees[-1]))
+
+
+def _signature(leaves: list[Any], tree: Any) -> tuple:
+    return (
+        tree,
+        tuple((tuple(x.shape), np.dtype(x.dtype), getattr(x, "weak_type", False)) for x in leaves),
+    )
 
 
 class CachedFunction:
-    """``fn`` with its trace kept in the step cache; wrap it in ``jax.jit``.
+    """``fn`` with its trace kept in the step cache; call it as a jitted function.
 
-    Called (normally while ``jax.jit`` traces it), it finds the entry for its arguments'
-    structure and shapes: in memory, else on disk, else by tracing ``fn`` (then saved), and
-    calls the entry's program. :meth:`preload` reads an entry ahead of the first call.
+    A call finds the entry for its arguments' structure and shapes: in memory, else on
+    disk, else by tracing ``fn`` (then saved), and calls the entry's compiled program on the
+    flattened arguments. Called inside a trace (``jax.eval_shape``, an outer ``jax.jit``),
+    the program is inlined. :meth:`preload` reads an entry ahead of the first call;
+    ``on_entry(key)`` is told each entry's file key once known (loaded or traced).
     """
 
-    def __init__(self, fn: Callable, parts: dict[str, Any], directory: Path):
-        self.__name__ = f"{parts.get('fn', 'function')}_cached"  # jax.jit's name in logs
+    def __init__(
+        self,
+        fn: Callable,
+        parts: dict[str, Any],
+        directory: Path,
+        on_entry: Callable[[str], None] | None = None,
+    ):
+        self.__name__ = f"{parts.get('fn', 'function')}_cached"
         self.fn = fn
         self.parts = parts
         self.directory = directory
-        self._entries: dict[str, Entry] = {}
-        self._lock = threading.Lock()
+        self.on_entry = on_entry
+        self._entries: dict[str, Entry] = {}  # file key -> entry
+        self._calls: dict[tuple, Entry] = {}  # call signature -> entry
+        self._lock = threading.RLock()
+        self._fallback: Any = None  # jax.jit(fn), for arguments with no stable key
         self.loaded = 0  # entries read from disk
         self.traced = 0  # entries traced here
+        self.prefetched = False  # loaded and compiled by a prefetch (see adopt)
+        self.keys: list[str] = []  # file keys of its entries, in the order found
 
     def _key(self, args: tuple) -> tuple[str, dict[str, Any]] | None:
         try:
             return call_key(self.parts, args)
-        except Exception as exc:  # a static field that cannot be pickled: no stable key
+        except Exception as exc:  # a static field that cannot be described: no stable key
             _warn(f"step cache: cannot key {self.parts.get('fn', 'this function')} ({exc})")
             return None
+
+    def _add(self, key: str, entry: Entry, loaded: bool) -> Entry:
+        with self._lock:
+            if key in self._entries:
+                return self._entries[key]
+            self._entries[key] = entry
+            self.loaded += loaded
+            self.traced += not loaded
+            self.keys.append(key)
+        if self.on_entry is not None:
+            self.on_entry(key)
+        return entry
 
     def preload(self, *args: Any) -> Entry | None:
         """Read the entry for ``args`` from disk (None when it is not there)."""
@@ -344,27 +429,79 @@ class CachedFunction:
             return None
         key, full = keyed
         with self._lock:
-            if key not in self._entries:
-                entry = load(self.directory, key, full)
-                if entry is None:
-                    return None
-                self._entries[key] = entry
-                self.loaded += 1
-            return self._entries[key]
+            if key in self._entries:
+                return self._entries[key]
+            entry = load(self.directory, key, full)
+            return None if entry is None else self._add(key, entry, loaded=True)
+
+    def preload_file(self, key: str) -> Entry | None:
+        """Read entry file ``key``, written for this function (any call); None if absent.
+
+        What a prefetch does, knowing the file but not the call: the call's full key is
+        checked against the file's parts at the first call (:meth:`__call__`).
+        """
+        with self._lock:
+            if key in self._entries:
+                return self._entries[key]
+            entry = load(self.directory, key, self.parts, base=True)
+            return None if entry is None else self._add(key, entry, loaded=True)
+
+    def entry_for(self, *args: Any) -> Entry | None:
+        """The entry for ``args``: in memory, on disk, or traced now and saved (None when
+        the arguments have no stable key)."""
+        keyed = self._key(args)
+        if keyed is None:
+            return None
+        key, full = keyed
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry.parts != full:  # a prefetched file, another call
+                raise RuntimeError(f"step cache: entry {key} was written for another call")
+            if entry is None:
+                entry = self.preload(*args)
+            if entry is None:
+                entry = export_entry(self.fn, args, full)
+                self._add(key, entry, loaded=False)
+                save(self.directory, key, full, entry)
+            return entry
 
     def __call__(self, *args: Any) -> Any:
         """``fn(*args)`` from the cached entry; a missing entry is traced now and saved."""
-        keyed = self._key(args)
-        if keyed is None:
-            return self.fn(*args)
-        entry = self.preload(*args)
+        leaves, tree = jax.tree.flatten(args)
+        signature = _signature(leaves, tree)
+        entry = self._calls.get(signature)
         if entry is None:
-            entry = export_entry(self.fn, args)
+            entry = self.entry_for(*args)
+            if entry is None:
+                if self._fallback is None:
+                    self._fallback = jax.jit(self.fn)
+                return self._fallback(*args)
             with self._lock:
-                self._entries[keyed[0]] = entry
-                self.traced += 1
-            save(self.directory, *keyed, entry)
-        return entry.call(*args)
+                self._calls[signature] = entry
+        in_tree, out_tree = entry.trees()
+        if tree != in_tree:  # equal key digests, unequal trees: never serve it
+            raise RuntimeError(
+                f"step cache: {self.__name__} called with {tree}, entry has {in_tree}"
+            )
+        return jax.tree.unflatten(out_tree, entry.jitted(*leaves))
+
+    def lower(self, *args: Any) -> Any:
+        """``jax.jit(...).lower`` of the entry's program for ``args`` (arrays or shape
+        structs; a missing entry is traced now and saved): ``.compile()`` it ahead of the
+        first call with arguments like these."""
+        entry = self.entry_for(*args)
+        if entry is None:
+            if self._fallback is None:
+                self._fallback = jax.jit(self.fn)
+            return self._fallback.lower(*args)
+        return entry.jitted.lower(*jax.tree.leaves(args))
+
+    def _cache_size(self) -> int:
+        """Compiled signatures over all entries (``jax.jit``'s method of the same name)."""
+        with self._lock:
+            jitted = [e.jitted for e in self._entries.values()]
+        jitted += [self._fallback] if self._fallback is not None else []
+        return sum(j._cache_size() for j in jitted)
 
 
 def compile_ahead(jobs: Sequence[tuple[Any, tuple]]) -> None:
@@ -382,7 +519,10 @@ def compile_ahead(jobs: Sequence[tuple[Any, tuple]]) -> None:
         except BaseException as exc:  # re-raised in the calling thread
             errors.append(exc)
 
-    threads = [threading.Thread(target=run, args=job, daemon=True) for job in jobs]
+    threads = [
+        threading.Thread(target=run, args=job, daemon=True, name=f"jacwrap-compile-{i}")
+        for i, job in enumerate(jobs)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -399,3 +539,327 @@ def structs(avals: Sequence[Any], sharding: Any = None) -> list[jax.ShapeDtypeSt
     to JAX's caches than the one called with those outputs.
     """
     return [jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sharding) for a in avals]
+
+
+def compile_batch(
+    functions: tuple[CachedFunction, CachedFunction],
+    rows: int,
+    nu: int,
+    files: tuple[str, str] | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> bool:
+    """Where both traces of a batch are on disk, load them and compile reset and step side by
+    side (:func:`compile_ahead`); True when both were compiled.
+
+    ``functions`` are the batch's (reset, step): reset takes ``rows`` PRNG keys and returns
+    (state, s); step takes that state and (rows, nu) float64 actions, so its last flat
+    argument is the actions. ``files``: the entries' file keys, where known (a prefetch:
+    then nothing here needs the env's classes). Where either trace is missing nothing is
+    compiled: it is traced at its first call and saved. ``stop`` (checked before
+    compiling) gives up early.
+    """
+    reset_fn, step_fn = functions
+    if files is not None:
+        first, second = reset_fn.preload_file(files[0]), step_fn.preload_file(files[1])
+    else:
+        keys = jax.eval_shape(
+            jax.vmap(jax.random.PRNGKey), jax.ShapeDtypeStruct((rows,), np.uint32)
+        )
+        first = reset_fn.preload(keys)
+        second = None
+        if first is not None:
+            device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+            state = structs(first.exported.out_avals, device)
+            state = jax.tree.unflatten(first.trees()[1], state)[0]
+            actions = jax.ShapeDtypeStruct((rows, nu), np.dtype(np.float64))
+            second = step_fn.preload(state, actions)
+    if first is None or second is None or (stop is not None and stop()):
+        return False
+    # Reset's outputs (the step's state) carry the sharding of the device it ran on; the
+    # PRNG keys and the actions none.
+    device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    step_in = second.exported.in_avals
+    step_args = structs(step_in[:-1], device) + structs(step_in[-1:])
+    compile_ahead([(first.jitted, structs(first.exported.in_avals)), (second.jitted, step_args)])
+    return True
+
+
+# -- prefetch --------------------------------------------------------------------------------
+_INDEX_SUFFIX = ".jwindex"
+_INDEX_MAGIC = "jacwrap-step-index"
+
+
+@dataclass(frozen=True)
+class IndexRecord:
+    """The first batch a process built from one task and config overrides: the key parts
+    of its (reset, step) functions, their entry files, its rows per compiled call, the env's
+    action size and the modules whose source the key hashes (``code``)."""
+
+    reset: dict[str, Any]
+    step: dict[str, Any]
+    files: tuple[str, str]
+    rows: int
+    nu: int
+    modules: tuple[str, ...]
+
+
+def origin_key(origin: tuple[str, str]) -> str:
+    """File key of the index of ``origin`` = (task name, config overrides as JSON)."""
+    text = json.dumps({"format": FORMAT, "origin": list(origin)}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+def _index_path(directory: Path, origin: tuple[str, str]) -> Path:
+    return directory / f"{origin_key(origin)}{_INDEX_SUFFIX}"
+
+
+def _record(data: dict[str, Any], origin: tuple[str, str]) -> IndexRecord:
+    """The record in an index file's JSON; ValueError (KeyError, TypeError) if malformed."""
+    if data["magic"] != _INDEX_MAGIC or data["format"] != FORMAT:
+        raise ValueError("not a jacwrap step index of this format")
+    if data["origin"] != list(origin):
+        raise ValueError("written for another task or config (a renamed file)")
+    names = (*data["files"], *data["modules"])
+    if len(data["files"]) != 2 or not all(isinstance(n, str) and n for n in names):
+        raise ValueError("files and modules must be names")
+    if not (isinstance(data["reset"], dict) and isinstance(data["step"], dict)):
+        raise ValueError("key parts are not objects")
+    if not all(type(data[k]) is int and data[k] >= 0 for k in ("rows", "nu")):
+        raise ValueError("rows and nu must be integers")
+    files, modules = tuple(data["files"]), tuple(data["modules"])
+    return IndexRecord(data["reset"], data["step"], files, data["rows"], data["nu"], modules)
+
+
+def read_index(directory: Path, origin: tuple[str, str]) -> IndexRecord | None:
+    """The index record of ``origin``, None if absent or unreadable (the entries' own reads
+    report that); warns and returns None if damaged."""
+    path = _index_path(directory, origin)
+    try:
+        text = path.read_bytes()
+    except OSError:
+        return None
+    try:
+        return _record(json.loads(text), origin)
+    except (KeyError, TypeError, ValueError) as exc:
+        _warn(f"step cache: ignoring index {path} ({type(exc).__name__}: {exc})")
+        return None
+
+
+def write_index(directory: Path, origin: tuple[str, str], record: IndexRecord) -> bool:
+    """Write ``origin``'s index atomically; warns and returns False when it cannot."""
+    path = _index_path(directory, origin)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    data = {"magic": _INDEX_MAGIC, "format": FORMAT, "origin": list(origin)}
+    data.update(reset=record.reset, step=record.step, files=list(record.files))
+    data.update(rows=record.rows, nu=record.nu, modules=list(record.modules))
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(data, sort_keys=True))
+        os.replace(tmp, path)
+        return True
+    except (OSError, TypeError, ValueError) as exc:
+        _warn(f"step cache: cannot write index {path} ({exc})")
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        return False
+
+
+def _not_adopted(*args: Any) -> Any:
+    raise RuntimeError("a prefetched step cannot trace before adopt() gives it its function")
+
+
+@dataclass(eq=False)
+class Prefetch:
+    """The background load and compile of what one origin's index names (see :func:`prefetch`)."""
+
+    directory: Path
+    origin: tuple[str, str]
+    record: IndexRecord
+    functions: tuple[CachedFunction, CachedFunction] = field(init=False)
+    compiled: bool = False
+    cancelled: bool = False
+    error: BaseException | None = None
+    thread: threading.Thread | None = None
+
+    def __post_init__(self) -> None:
+        self.functions = (
+            CachedFunction(_not_adopted, self.record.reset, self.directory),
+            CachedFunction(_not_adopted, self.record.step, self.directory),
+        )
+
+    def current(self) -> bool:
+        """Whether the record's versions, JAX settings and step source are this process's
+        (imports the step modules; called before the thread starts)."""
+        parts = self.record.reset
+        if parts.get("versions") != versions() or parts.get("jax") != jax_settings():
+            return False
+        modules = [importlib.import_module(m) for m in self.record.modules]
+        return parts.get("code") == source_hash(modules)
+
+    def run(self) -> None:
+        try:
+            self.compiled = compile_batch(
+                self.functions,
+                self.record.rows,
+                self.record.nu,
+                files=self.record.files,
+                stop=lambda: self.cancelled,
+            )
+        except Exception as exc:  # a guess that did not work out: the batch loads as before
+            self.error = exc
+
+
+#: (directory, origin) -> its prefetch, until a batch adopts or cancels it.
+_PREFETCHES: dict[tuple[Path, tuple[str, str]], Prefetch] = {}
+#: (directory, origin) pairs this process prefetched or indexed (each at most once).
+_STARTED: set[tuple[Path, tuple[str, str]]] = set()
+_INDEXED: set[tuple[Path, tuple[str, str]]] = set()
+#: id(env) -> (weak reference to env, its origin), for envs built by load_playground.
+_ORIGINS: dict[int, tuple[Any, tuple[str, str]]] = {}
+_PREFETCH_LOCK = threading.Lock()
+_WARM = threading.Event()
+
+
+def warm_up() -> None:
+    """Import, in this thread, what loading and lowering an entry imports on first use.
+
+    Deserialising an exported program, lowering a call of it and compiling it through the
+    compile cache import modules on first use (JAX's export serialisation, MLIR dialects,
+    LAPACK kernels and with them SciPy's linalg, the cache's file system layer): a prefetch
+    thread must not import while the main thread imports Playground (two threads importing
+    the same modules can deadlock), so this runs in the calling thread first, on a one-op
+    program (once per process; tests/test_step_cache.py checks that the threads import
+    nothing).
+    """
+    if _WARM.is_set():
+        return
+    x = jax.ShapeDtypeStruct((2,), np.float64)
+    exported = jax.export.export(jax.jit(lambda v: v * 2.0))(x)
+    exported = jax.export.deserialize(exported.serialize())
+    jax.jit(exported.call).lower(x).compile()
+    _WARM.set()
+
+
+def prefetch(directory: Path, origin: tuple[str, str]) -> Prefetch | None:
+    """Start loading and compiling what ``origin``'s index names, in a background thread.
+
+    Once per (directory, origin) and process; None when there is no usable index (absent,
+    damaged: warned, or written by other versions or step source). The thread is not a
+    daemon: a process that exits while it runs waits for it (at most the time to load two
+    programs).
+    """
+    key = (directory, origin)
+    with _PREFETCH_LOCK:
+        if key in _STARTED:
+            return None
+        _STARTED.add(key)
+    record = read_index(directory, origin)
+    if record is None:
+        return None
+    job = Prefetch(directory, origin, record)
+    try:
+        if not job.current():
+            return None
+        warm_up()
+    except Exception:  # a step module that does not import, a JAX that cannot export
+        return None
+    job.thread = threading.Thread(target=job.run, name=f"jacwrap-prefetch-{origin[0]}")
+    with _PREFETCH_LOCK:
+        _PREFETCHES[key] = job
+    job.thread.start()
+    return job
+
+
+def clear_prefetches() -> None:
+    """Cancel pending prefetches and forget which origins were prefetched or indexed, so
+    that the next :func:`prefetch` and :func:`note_batch` of each act again."""
+    with _PREFETCH_LOCK:
+        for job in _PREFETCHES.values():
+            job.cancelled = True
+        _PREFETCHES.clear()
+        _STARTED.clear()
+        _INDEXED.clear()
+
+
+def note_origin(env: Any, origin: tuple[str, str]) -> None:
+    """Remember that ``env`` was built as ``origin`` (task name, config overrides as JSON)."""
+    with contextlib.suppress(TypeError):  # an object without weak references: no index
+        _ORIGINS[id(env)] = (weakref.ref(env), origin)
+
+
+def origin_of(env: Any) -> tuple[str, str] | None:
+    """The origin :func:`note_origin` recorded for ``env``, or None."""
+    hit = _ORIGINS.get(id(env))
+    return hit[1] if hit is not None and hit[0]() is env else None
+
+
+def adopt(
+    directory: Path,
+    origin: tuple[str, str] | None,
+    parts: tuple[dict[str, Any], dict[str, Any]],
+    fns: tuple[Callable, Callable],
+) -> tuple[CachedFunction, CachedFunction] | None:
+    """The cached (reset, step) a finished prefetch compiled for exactly these key parts
+    (reset's, step's), or None.
+
+    Waits for it; the functions get ``fns`` (the real reset and step, traced should other
+    arguments need an entry). Other prefetches of ``origin`` from ``directory`` guessed
+    another batch: they are cancelled (their thread stops before it compiles, if it has not
+    yet).
+    """
+    with _PREFETCH_LOCK:
+        match = None
+        for key, job in list(_PREFETCHES.items()):
+            if job.directory != directory:
+                continue
+            if match is None and (job.record.reset, job.record.step) == parts:
+                match = _PREFETCHES.pop(key)
+            elif job.origin == origin:
+                job.cancelled = True
+                del _PREFETCHES[key]
+    if match is None:
+        return None
+    match.thread.join()
+    if not match.compiled:
+        return None
+    for cached, fn in zip(match.functions, fns, strict=True):
+        cached.fn = fn
+        cached.prefetched = True
+    return match.functions
+
+
+def note_batch(directory: Path, origin: tuple[str, str], record: IndexRecord) -> None:
+    """Index ``record`` as ``origin``'s first batch, once per process (unchanged: no write)."""
+    key = (directory, origin)
+    with _PREFETCH_LOCK:
+        if key in _INDEXED:
+            return
+        _INDEXED.add(key)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StepCacheWarning)  # a damaged index is rewritten
+        if read_index(directory, origin) == record:
+            return
+    write_index(directory, origin, record)
+
+
+def index_when_known(
+    directory: Path,
+    origin: tuple[str, str],
+    functions: tuple[CachedFunction, CachedFunction],
+    rows: int,
+    nu: int,
+    modules: tuple[str, ...],
+) -> None:
+    """Index a batch's functions under ``origin`` (:func:`note_batch`) as soon as both have
+    an entry file (loaded or traced), now or at a later call."""
+
+    def check(_key: str = "") -> None:
+        reset_fn, step_fn = functions
+        if reset_fn.keys and step_fn.keys:
+            files = (reset_fn.keys[0], step_fn.keys[0])
+            record = IndexRecord(reset_fn.parts, step_fn.parts, files, rows, nu, modules)
+            note_batch(directory, origin, record)
+
+    for fn in functions:
+        fn.on_entry = check
+    check()

@@ -4,6 +4,8 @@ trace (README "The wrapper in an SB3 script", BENCHMARKS.md "Warm start")."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -48,9 +50,9 @@ def _run(steps: int = 2) -> tuple[dict, EnvBatch]:
 
 
 def _traces(batch: EnvBatch):
-    return compiled_batch(
-        batch.env, B, jacobians=True, threshold=batch.threshold, tangent="implicit"
-    ).traces
+    """The batch's step-cache (reset, step), or None where it steps with plain jitted ones."""
+    fns = (batch._reset, batch._step)
+    return fns if all(isinstance(f, step_cache.CachedFunction) for f in fns) else None
 
 
 def _assert_identical(a: dict, b: dict) -> None:
@@ -242,6 +244,28 @@ def test_entry_files_round_trip_and_reject_damage(tmp_path):
         assert step_cache.load(tmp_path, key, {**parts, "fn": "other"}) is None
 
 
+def test_a_cached_function_calls_lowers_and_traces_like_a_jitted_one(tmp_path):
+    def fn(x, d):
+        return {"y": jnp.sin(x) * d["a"], "z": d["a"].sum()}
+
+    args = (jnp.linspace(0.0, 1.0, 4), {"a": jnp.full(4, 3.0)})
+    cached = step_cache.CachedFunction(fn, {"fn": "toy"}, tmp_path)
+    got = cached(*args)
+    assert (cached.loaded, cached.traced, cached._cache_size()) == (0, 1, 1)
+    shapes = jax.eval_shape(cached, *args)  # traceable, as EnvBatch.obs_dim needs
+    assert shapes["y"].shape == (4,) and cached.traced == 1
+    again = step_cache.CachedFunction(fn, {"fn": "toy"}, tmp_path)  # a later process
+    structs = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), args)
+    again.lower(*structs).compile()
+    assert (again.loaded, again.traced) == (1, 0)  # loaded, not traced
+    for g, w in zip(jax.tree.leaves(again(*args)), jax.tree.leaves(got), strict=True):
+        np.testing.assert_array_equal(g, w, strict=True)
+    assert again._cache_size() == 1  # called with what it was compiled for
+    want = jax.jit(fn)(*args)
+    for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        np.testing.assert_array_equal(g, w, strict=True)
+
+
 class _Static:
     """Static pytree data whose repr names its address (as MJX's array wrappers do)."""
 
@@ -297,3 +321,130 @@ def test_building_an_env_imports_neither_warp_nor_torch_and_prints_nothing():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+# -- prefetch: the compiled step loaded while Playground is imported ---------------------------
+ORIGIN = (NAME, "{}")  # what load_playground(NAME) is indexed under (no config overrides)
+
+
+@pytest.fixture(scope="module")
+def cold_index(cold):
+    """The index record the cold run wrote: its first batch (B rows, Jacobians, default
+    threshold). Each test below writes it back: other tests' batches re-index."""
+    record = step_cache.read_index(cold[0], ORIGIN)
+    assert record is not None and record.rows == B and record.nu == 1
+    return record
+
+
+@pytest.fixture
+def indexed(cold, cold_index, monkeypatch):
+    directory = cold[0]
+    monkeypatch.setenv("JACWRAP_STEP_CACHE_DIR", str(directory))
+    step_cache.clear_prefetches()
+    batch_module.clear_compiled()
+    assert step_cache.write_index(directory, ORIGIN, cold_index)
+    yield directory
+    step_cache.clear_prefetches()
+    batch_module.clear_compiled()
+
+
+def test_a_prefetched_start_is_the_traced_step_bit_for_bit(cold, indexed, monkeypatch):
+    job = step_cache.prefetch(indexed, ORIGIN)
+    assert job is not None and step_cache.prefetch(indexed, ORIGIN) is None  # once a process
+    env_cls = type(load_playground(NAME, fresh=True))
+    calls = []
+    for method in ("reset", "step"):  # a trace of the env would call these
+        original = getattr(env_cls, method)
+        monkeypatch.setattr(
+            env_cls, method, lambda *a, _o=original, **k: calls.append(1) or _o(*a, **k)
+        )
+    out, batch = _run()
+    reset_fn, step_fn = _traces(batch)
+    assert reset_fn.prefetched and step_fn.prefetched and job.compiled
+    assert (reset_fn, step_fn) == job.functions  # the batch calls the prefetch's functions
+    assert (reset_fn.loaded, reset_fn.traced, step_fn.loaded, step_fn.traced) == (1, 0, 1, 0)
+    assert calls == []
+    assert batch._step._cache_size() == 1  # compiled in the background for these arrays
+    _assert_identical(cold[1], out)
+
+
+def test_a_prefetch_of_another_batch_is_cancelled_and_never_served(indexed):
+    job = step_cache.prefetch(indexed, ORIGIN)  # guesses the cold run's batch
+    env = load_playground(NAME, fresh=True)
+    info = describe(env, NAME)
+    other = _traces(EnvBatch(env, info, B, threshold=1e-6))  # another key
+    assert job.cancelled and not other[0].prefetched and not other[1].prefetched
+    assert other[0] is not job.functions[0] and other[1] is not job.functions[1]
+    job.thread.join()
+    # The guessed batch, built next, loads as without a prefetch: the cancelled one is gone.
+    same = _traces(EnvBatch(env, info, B))
+    assert not same[1].prefetched and same[1] is not job.functions[1]
+    assert same[1].loaded == 1
+
+
+PREFETCH_SCRIPT = f"""
+import hashlib, json, sys, threading
+import numpy as np
+imports = []  # (thread, module) of every import from here on
+
+class Spy:
+    def find_spec(self, name, path=None, target=None):
+        imports.append((threading.current_thread().name, name))
+        return None
+
+sys.meta_path.insert(0, Spy())
+import jacwrap
+from jacwrap.batch import EnvBatch
+from jacwrap.envs import describe, load_playground
+env = load_playground({NAME!r})
+batch = EnvBatch(env, describe(env, {NAME!r}), {B})
+obs, _ = batch.reset({SEEDS!r})
+step = batch.step(np.array({ACTIONS[0].tolist()!r}))
+print(json.dumps({{
+    "prefetched": [batch._reset.prefetched, batch._step.prefetched],
+    "thread_imports": [m for t, m in imports if t.startswith("jacwrap-")],
+    "imports": len(imports),
+    "obs": obs.tolist(), "jac_state": step.jac_state.tolist(),
+}}))
+"""
+
+
+def test_a_new_process_prefetches_bit_for_bit_and_its_thread_imports_nothing(cold, indexed):
+    environ = {**os.environ, "JACWRAP_STEP_CACHE_DIR": str(indexed)}
+    out = subprocess.run(
+        [sys.executable, "-c", PREFETCH_SCRIPT],
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["prefetched"] == [True, True]
+    assert got["imports"] > 100  # the spy saw Playground's import
+    assert got["thread_imports"] == []  # imports in two threads at once can deadlock
+    obs, jac_state = np.array(got["obs"], np.float32), np.array(got["jac_state"])
+    np.testing.assert_array_equal(obs, cold[1]["reset_obs"], strict=True)
+    np.testing.assert_array_equal(jac_state, cold[1]["jac_state0"], strict=True)
+
+
+def test_a_damaged_index_is_ignored_with_a_warning_and_rewritten(indexed, cold_index):
+    path = indexed / f"{step_cache.origin_key(ORIGIN)}.jwindex"
+    good = path.read_text()
+    data = json.loads(good)
+    for damaged, why in [
+        (good[: len(good) // 2], "ignoring index"),
+        (json.dumps({**data, "origin": [NAME, '{"episode_length": 7}']}), "another task"),
+        (json.dumps({**data, "rows": "3"}), "integers"),
+        (json.dumps({k: v for k, v in data.items() if k != "step"}), "step"),
+    ]:
+        path.write_text(damaged)
+        with pytest.warns(StepCacheWarning, match=why):
+            assert step_cache.prefetch(indexed, ORIGIN) is None
+        step_cache.clear_prefetches()
+    with pytest.warns(StepCacheWarning, match="ignoring index"):
+        env = load_playground(NAME, fresh=True)  # its prefetch reads the damaged index
+    traces = _traces(EnvBatch(env, describe(env, NAME), B))
+    assert traces[1].loaded == 1 and not traces[1].prefetched  # loaded as before
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert step_cache.read_index(indexed, ORIGIN) == cold_index  # rewritten by the batch
