@@ -1,12 +1,16 @@
 """Modules that Playground's import loads but stepping never uses, loaded at their first use.
 
-MJX's mesh module (``mujoco.mjx._src.mesh``) imports trimesh (which imports networkx and
-SciPy's optimisers) and ``scipy.spatial`` when it is imported, for the convex hulls that
-``mjx.put_model`` builds for mesh geoms. None of jacwrap's tasks has a mesh, and those two
-were 0.15-0.2 s of a 0.95 s Playground import (BENCHMARKS.md, "Warm start").
-:func:`deferred_imports` puts stand-ins for them into ``sys.modules`` while Playground is
-imported; the first attribute looked up on a stand-in afterwards imports the real module,
-so a model with meshes still converts (tests/test_lazy_imports.py).
+Importing Playground imports, among what jacwrap needs, three things it never runs:
+MJX's mesh tools (``mujoco.mjx._src.mesh`` imports trimesh, which imports networkx and
+SciPy's optimisers, and ``scipy.spatial``, for the convex hulls that ``mjx.put_model``
+builds for mesh geoms; none of jacwrap's tasks has a mesh), jaxopt (imported by Brax's
+generalized pipeline, which Playground's wrappers import; it imports
+``scipy.optimize``) and ``flax.linen`` (imported by ``flax/__init__``; Playground uses
+``flax.struct``). Together they were half of a 0.93 s Playground import (0.46 s without,
+quiet; BENCHMARKS.md "Warm start"). :func:`deferred_imports` puts stand-ins for them into
+``sys.modules`` while Playground is imported; the first attribute looked up on a stand-in
+afterwards imports the real module, so a model with meshes still converts
+(tests/test_lazy_imports.py).
 
 The stand-ins are not :class:`importlib.util.LazyLoader` modules: on Python 3.11 the
 import system reads a module's ``__spec__`` on every ``import`` statement, which makes a
@@ -14,7 +18,8 @@ lazy module load at once. And the mesh module names ``trimesh.Trimesh`` in a fun
 signature, which Python evaluates when it runs the module. So while Playground's import
 runs, the names of :data:`DEFERRED` are answered with placeholder classes (they only end up
 in that function's ``__annotations__``); every other name, and every name afterwards, comes
-from the real module.
+from the real module. A module bound to a stand-in (``from flax import linen``) keeps the
+stand-in, which forwards every lookup to the real module.
 
 A module already imported, or not installed, is left alone.
 """
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.machinery
 import importlib.util
 import sys
 import threading
@@ -88,8 +94,22 @@ def _placeholder(module: str, name: str) -> type:
 
 
 def _spec(name: str) -> Any:
+    """The module spec of ``name`` without importing it or, unlike
+    :func:`importlib.util.find_spec`, its parent package (``flax/__init__.py`` imports
+    ``flax.linen`` itself); None where it is not installed."""
+    parent, _, _ = name.rpartition(".")
     try:
-        return importlib.util.find_spec(name)
+        if not parent:
+            return importlib.util.find_spec(name)
+        module = sys.modules.get(parent)
+        if module is not None:
+            return importlib.util.find_spec(name)
+        parent_spec = _spec(parent)
+        if parent_spec is None or parent_spec.submodule_search_locations is None:
+            return None
+        return importlib.machinery.PathFinder.find_spec(
+            name, parent_spec.submodule_search_locations
+        )
     except (ImportError, ValueError):
         return None
 

@@ -86,13 +86,16 @@ from jacwrap._lazy_imports import is_deferred
 from jacwrap.envs import playground_registry
 playground_registry()
 before = [is_deferred("trimesh"), is_deferred("scipy.spatial"), "networkx" in sys.modules]
+others = [is_deferred("jaxopt"), is_deferred("flax.linen")]
+others += [m in sys.modules for m in ("scipy.optimize", "rich")]  # what those two import
 import mujoco
 from mujoco import mjx
 mx = mjx.put_model(mujoco.MjModel.from_xml_string('''{MESH_XML}'''), impl="jax")
 leaves = [np.asarray(x) for x in jax.tree.leaves(mx) if hasattr(x, "shape")]
 digest = hashlib.sha256(b"".join(x.tobytes() for x in leaves)).hexdigest()
 convex = [np.asarray(x).size for x in jax.tree.leaves(mx.mesh_convex)]
-print(json.dumps({{"before": before, "after": is_deferred("trimesh"), "digest": digest,
+print(json.dumps({{"before": before, "others": others, "after": is_deferred("trimesh"),
+                  "digest": digest,
                   "convex": convex, "trimesh": type(sys.modules["trimesh"]).__name__}}))
 """
 
@@ -108,6 +111,7 @@ def test_playground_imports_without_mesh_tools_and_a_mesh_model_converts_the_sam
     deferred, eager = _mesh_run("deferred"), _mesh_run("eager")
     assert deferred["before"] == [True, True, False]  # neither trimesh nor networkx loaded
     assert eager["before"] == [False, False, True]
+    assert deferred["others"] == [True, True, False, False]  # jaxopt and flax.linen too
     assert deferred["after"] is False and deferred["trimesh"] == "module"  # the real one, used
     assert sum(deferred["convex"]) > 0  # the mesh went through MJX's convex-hull code
     assert deferred["digest"] == eager["digest"] and deferred["convex"] == eager["convex"]
