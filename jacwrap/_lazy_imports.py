@@ -6,7 +6,7 @@ SciPy's optimisers, and ``scipy.spatial``, for the convex hulls that ``mjx.put_m
 builds for mesh geoms; none of jacwrap's tasks has a mesh), jaxopt (imported by Brax's
 generalized pipeline, which Playground's wrappers import; it imports
 ``scipy.optimize``) and ``flax.linen`` (imported by ``flax/__init__``; Playground uses
-``flax.struct``). Together they were half of a 0.93 s Playground import (0.46 s without,
+``flax.struct``). Together they were 0.7 s of a 0.95 s Playground import (0.25 s without,
 quiet; BENCHMARKS.md "Warm start"). :func:`deferred_imports` puts stand-ins for them into
 ``sys.modules`` while Playground is imported; the first attribute looked up on a stand-in
 afterwards imports the real module, so a model with meshes still converts

@@ -20,11 +20,11 @@ PRNG, matmul precision). Any change makes a new key, never a stale hit. Envs tha
 cannot describe this way (not a Playground class, ``reset``/``step`` replaced on the
 instance) are traced as before.
 
-A warm start also overlaps loading the compiled code with importing Playground (about 1 s
-of loading, 0.5 s of import on 2 cores; BENCHMARKS.md). The keys are only known once the
-env is built, so each cache directory keeps a small index per task name and config
-overrides (:class:`IndexRecord`: the entry files, key parts, rows and action size of the
-first batch a process built from that env). :func:`prefetch`, called by
+A warm start also overlaps loading the compiled code with importing Playground
+(CheetahRun: 0.8 s to load reset, 2.4 s the step, 0.25 s of import; BENCHMARKS.md). The
+keys are only known once the env is built, so each cache directory keeps a small index per
+task name and config overrides (:class:`IndexRecord`: the entry files, key parts, rows and
+action size of the first batch a process built from that env). :func:`prefetch`, called by
 :func:`jacwrap.envs.load_playground` before it imports Playground, loads and compiles what
 the index names in a background thread, which never imports a module (Playground's classes
 are only needed to rebuild pytrees, later, in the caller's thread); :func:`adopt` hands the
