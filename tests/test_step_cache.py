@@ -62,6 +62,18 @@ def _assert_identical(a: dict, b: dict) -> None:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k, strict=True)
 
 
+def _count_env_calls(monkeypatch) -> list:
+    """A list that grows by one at each call of the env class's reset or step (a trace)."""
+    env_cls = type(load_playground(NAME, fresh=True))
+    calls = []
+    for method in ("reset", "step"):
+        original = getattr(env_cls, method)
+        monkeypatch.setattr(
+            env_cls, method, lambda *a, _o=original, **k: calls.append(1) or _o(*a, **k)
+        )
+    return calls
+
+
 @pytest.fixture(scope="module")
 def cold(tmp_path_factory):
     """A step cache written by one traced run: (directory, that run's results)."""
@@ -79,13 +91,7 @@ def cold(tmp_path_factory):
 def test_loaded_step_is_bit_identical_to_the_traced_step_and_traces_nothing(cold, monkeypatch):
     directory, first = cold
     monkeypatch.setenv("JACWRAP_STEP_CACHE_DIR", str(directory))
-    env_cls = type(load_playground(NAME, fresh=True))
-    calls = []
-    for method in ("reset", "step"):  # a trace of the env would call these
-        original = getattr(env_cls, method)
-        monkeypatch.setattr(
-            env_cls, method, lambda *a, _o=original, **k: calls.append(1) or _o(*a, **k)
-        )
+    calls = _count_env_calls(monkeypatch)
     loaded, batch = _run()
     reset_fn, step_fn = _traces(batch)
     assert (reset_fn.loaded, reset_fn.traced, step_fn.loaded, step_fn.traced) == (1, 0, 1, 0)
@@ -351,13 +357,7 @@ def indexed(cold, cold_index, monkeypatch):
 def test_a_prefetched_start_is_the_traced_step_bit_for_bit(cold, indexed, monkeypatch):
     job = step_cache.prefetch(indexed, ORIGIN)
     assert job is not None and step_cache.prefetch(indexed, ORIGIN) is None  # once a process
-    env_cls = type(load_playground(NAME, fresh=True))
-    calls = []
-    for method in ("reset", "step"):  # a trace of the env would call these
-        original = getattr(env_cls, method)
-        monkeypatch.setattr(
-            env_cls, method, lambda *a, _o=original, **k: calls.append(1) or _o(*a, **k)
-        )
+    calls = _count_env_calls(monkeypatch)
     out, batch = _run()
     reset_fn, step_fn = _traces(batch)
     assert reset_fn.prefetched and step_fn.prefetched and job.compiled
