@@ -18,23 +18,20 @@ Batches of the same env object, size and options share their compiled functions
 from __future__ import annotations
 
 import functools
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jacwrap.auto_tangent import TangentStats, exact_rows, with_unrolled_rows
 from jacwrap.envs import EnvInfo
 from jacwrap.errors import ActionError, UnsupportedEnvError
-from jacwrap.jacobians import jacobian_step, plain_step, state_vector
+from jacwrap.jacobians import check_along, jacobian_step, plain_step, state_vector
 from jacwrap.solver_tangent import TANGENTS
 from jacwrap.sparsity import GROUND_TRUTH_THRESHOLD
-
-#: The fields of a Jacobian step that the unrolled step recomputes (auto solver tangents).
-_JACOBIAN_FIELDS = ("jac_state", "jac_action", "sparsity", "finite")
 
 
 @dataclass
@@ -105,9 +102,12 @@ class CompiledBatch:
 
     ``reset(keys) -> (state, s)``, ``step(state, actions) -> StepResult`` (vmapped) and
     ``merge(mask, new, old)`` (auto-reset), with the batch sharding (None on one device).
-    ``traces`` holds the step cache's (reset, step) functions where the step cache serves
-    this batch (:mod:`jacwrap.step_cache`; their ``loaded``/``traced`` count where each
-    trace came from), else None.
+    Under the ``"auto"`` solver tangent, ``step`` is the implicit Jacobian step,
+    ``check(state, actions) -> Along`` its check (:func:`jacwrap.jacobians.check_along`,
+    vmapped) and ``unrolled`` the unrolled Jacobian step; otherwise both are None.
+    ``traces`` holds the step cache's functions (reset, step[, check, unrolled]) where the
+    step cache serves this batch (:mod:`jacwrap.step_cache`; their ``loaded``/``traced``
+    count where each trace came from), else None.
     """
 
     env: Any
@@ -115,7 +115,9 @@ class CompiledBatch:
     step: Callable
     merge: Callable
     sharding: Any
-    traces: tuple[Any, Any] | None = None
+    traces: tuple[Any, ...] | None = None
+    check: Callable | None = None
+    unrolled: Callable | None = None
 
 
 #: (id(env), num_envs, jacobians, threshold, shard) -> CompiledBatch. Envs built one at a time
@@ -141,8 +143,8 @@ def compiled_batch(
 ) -> CompiledBatch:
     """The shared :class:`CompiledBatch` of ``num_envs`` copies of ``env`` (built once).
 
-    ``tangent``: the constraint solver's (:func:`jacwrap.jacobians.jacobian_step`); only
-    Jacobian steps have one.
+    ``tangent``: the constraint solver's, ``"unrolled"`` or ``"auto"`` (:data:`TANGENTS`:
+    the implicit step, its check and the unrolled step); only Jacobian steps have one.
     """
     tangent = tangent if jacobians else "unrolled"
     key = (id(env), num_envs, bool(jacobians), float(threshold), bool(shard), tangent)
@@ -174,7 +176,7 @@ def sub_batch_size(num_envs: int, sharded: bool) -> int:
 def _build_compiled(
     env: Any, num_envs: int, jacobians: bool, threshold: float, shard: bool, tangent: str
 ) -> CompiledBatch:
-    def one(st, a):
+    def one(st, a, tangent="unrolled"):
         if jacobians:
             return jacobian_step(env, st, a, threshold, tangent=tangent)
         return plain_step(env, st, a)
@@ -200,37 +202,45 @@ def _build_compiled(
     # Every leaf has the batch axis first: with several devices, inputs and outputs are all
     # sharded along it, so the step's output feeds the step without a second compile.
     sh = {} if sharding is None else {"in_shardings": sharding, "out_shardings": sharding}
-    step_fn = jax.vmap(one)
+    fns = {"reset": reset, "step": jax.vmap(one)}
+    if tangent == "auto":
+        fns["step"] = jax.vmap(functools.partial(one, tangent="implicit"))
+        fns["check"] = jax.vmap(functools.partial(check_along, env))
+        fns["unrolled"] = jax.vmap(one)
     traces = None
     if sharding is None:  # the step cache keeps one-device steps only
-        traces = _step_cache(env, reset, step_fn, num_envs, jacobians, threshold, tangent)
-    fns = CompiledBatch(
-        env=env,
-        reset=jax.jit(reset, **sh) if traces is None else traces[0],
-        step=jax.jit(step_fn, **sh) if traces is None else traces[1],
-        merge=jax.jit(merge, **sh),
-        sharding=sharding,
-        traces=traces,
+        traces = _step_cache(env, fns, num_envs, jacobians, threshold, tangent)
+    if traces is None:
+        called = {k: jax.jit(f, **sh) for k, f in fns.items()}
+    else:
+        called = dict(zip(fns, traces, strict=True))
+    compiled = CompiledBatch(
+        env=env, merge=jax.jit(merge, **sh), sharding=sharding, traces=traces, **called
     )
     if traces is not None and not traces[0].prefetched:
-        _compile_cached(fns, num_envs)
-    return fns
+        _compile_ahead(compiled, num_envs)
+    return compiled
 
 
-def _step_cache(
-    env, reset, step, num_envs, jacobians, threshold, tangent
-) -> tuple[Any, Any] | None:
-    """(reset, step) served by the step cache (:mod:`jacwrap.step_cache`), or None.
+#: Functions of an auto-tangent batch that its first step needs (reset, step, check); the
+#: unrolled step after them is needed only where a check fails.
+_EAGER = 3
+
+
+def _step_cache(env, fns, num_envs, jacobians, threshold, tangent) -> tuple[Any, ...] | None:
+    """The functions ``fns`` (name -> function: reset, step[, check, unrolled]) served by the
+    step cache (:mod:`jacwrap.step_cache`), in that order, or None.
 
     None when the cache is off, the env is not one it can key, or this module's step
     functions were replaced (a test counting traces): those are traced as before. The
     functions are called like jitted ones. An env built by
-    :func:`jacwrap.envs.load_playground` indexes its first batch for the next process's
-    prefetch, and takes this process's prefetch where it compiled these very functions.
+    :func:`jacwrap.envs.load_playground` indexes its first batch's reset, step (and check)
+    for the next process's prefetch, and takes this process's prefetch where it compiled
+    these very functions.
     """
     import sys
 
-    from jacwrap import contacts, errors, solver_tangent, sparsity, step_cache
+    from jacwrap import auto_tangent, contacts, errors, solver_tangent, sparsity, step_cache
     from jacwrap import jacobians as jac
     from jacwrap._jax_setup import step_cache_dir
 
@@ -239,96 +249,46 @@ def _step_cache(
         return None
     # The modules a step is traced from (their source is part of the key).
     code = (sys.modules[__name__], jac, contacts, solver_tangent, sparsity, errors, step_cache)
+    code += (auto_tangent,)
     options = {"rows": num_envs, "jacobians": jacobians, "threshold": threshold}
-    options["tangent"] = tangent
     options["fields"] = jac.StepResult._fields
     parts = step_cache.base_key(env, options, code)
     if parts is None:
         return None
-    keys = ({**parts, "fn": "reset"}, {**parts, "fn": "step"})
+    # Reset does not depend on the tangent: batches of either tangent share its entry.
+    keys = [{**parts, "fn": name} for name in fns]
+    for k in keys[1:]:
+        k["tangent"] = tangent
+    eager = min(len(fns), _EAGER)
     origin = step_cache.origin_of(env)
-    fns = step_cache.adopt(directory, origin, keys, (reset, step))
-    if fns is None:
-        fns = tuple(
-            step_cache.CachedFunction(f, k, directory)
-            for f, k in zip((reset, step), keys, strict=True)
-        )
+    functions = tuple(fns.values())
+    adopted = step_cache.adopt(directory, origin, tuple(keys[:eager]), functions[:eager])
+    made = [
+        step_cache.CachedFunction(f, k, directory)
+        for f, k in zip(functions[len(adopted or ()) :], keys[len(adopted or ()) :], strict=True)
+    ]
+    out = (*(adopted or ()), *made)
     if origin is not None:
         modules = tuple(m.__name__ for m in code)
         nu = int(env.mj_model.nu)
-        step_cache.index_when_known(directory, origin, fns, num_envs, nu, modules)
-    return fns
+        step_cache.index_when_known(directory, origin, out[:eager], num_envs, nu, modules)
+    return out
 
 
-def _compile_cached(fns: CompiledBatch, num_envs: int) -> None:
-    """Where both traces are on disk, load them and compile reset and step side by side.
+def _compile_ahead(fns: CompiledBatch, num_envs: int) -> None:
+    """Load or trace every program of the batch now, and compile them side by side.
 
-    The compiled code then comes from JAX's compile cache concurrently (about 1 s each on
-    CPU), not one after the other at the first reset and the first step. Where either is
-    missing, nothing happens here: it is traced at its first call and saved.
+    Each trace comes from disk or is traced now (and saved); the compiled code comes from
+    JAX's compile cache or from XLA, each program in its own thread
+    (:func:`jacwrap.step_cache.compile_batch`), so that a cold start costs the traces plus
+    the compiles shared over the cores, not the sum of the compiles. The auto tangent's
+    unrolled step is compiled with them where its trace is not on disk yet (a cold start),
+    else at its first use (loaded: about a second).
     """
     from jacwrap import step_cache
 
-    step_cache.compile_batch(fns.traces, num_envs, int(fns.env.mj_model.nu))
-
-
-@dataclass
-class TangentStats:
-    """Which step served each sub-batch call under ``solver_tangent="auto"``, and the choice.
-
-    The implicit step is tried first; its rows where a solve did not converge get their
-    Jacobians from the unrolled step (a second call). Where that happened in at least
-    ``max_rate`` of the last ``window`` calls (WalkerRun: 99 % of calls at batch 32), both
-    cost more than the unrolled step alone, so the next ``skip`` calls go straight to it,
-    then the implicit step is tried again (``skip`` doubling each time, so that a task whose
-    solves rarely converge pays ever less for the tries). Either way the Jacobians are the
-    same (to ~1e-12).
-    """
-
-    window: int = 16
-    max_rate: float = 0.5
-    skip: int = 64  # doubled at each skip after the first, up to max_skip
-    max_skip: int = 4096
-    implicit: int = 0  # calls served by the implicit step alone
-    redone: int = 0  # calls whose inexact rows the unrolled step redid
-    unrolled: int = 0  # calls sent straight to the unrolled step
-    _recent: deque = field(default_factory=deque)
-    _skipping: int = 0
-
-    def try_implicit(self) -> bool:
-        """Whether the next call should try the implicit step."""
-        if self._skipping:
-            self._skipping -= 1
-            self.unrolled += 1
-            return False
-        return True
-
-    def record(self, redone: bool) -> None:
-        """Note one implicit call and whether its inexact rows were redone."""
-        self.redone += redone
-        self.implicit += not redone
-        self._recent.append(redone)
-        if len(self._recent) > self.window:
-            self._recent.popleft()
-        if len(self._recent) == self.window and np.mean(self._recent) >= self.max_rate:
-            self._skipping = self._next_skip
-            self._next_skip = min(2 * self._next_skip, self.max_skip)
-            self._recent.clear()
-
-    def __post_init__(self) -> None:
-        self._next_skip = self.skip
-
-
-def with_unrolled_rows(result: Any, rows: jax.Array, unrolled: Any, merge: Callable) -> Any:
-    """``result`` (a batched :class:`~jacwrap.jacobians.StepResult` of the implicit step) with
-    the Jacobians, sparsity and finiteness of ``rows`` (bool, (B,)) taken from ``unrolled``
-    (the unrolled step's result for the same states and actions); ``merge`` is a
-    :class:`CompiledBatch`'s. Everything else, next states included, stays ``result``'s.
-    """
-    new = tuple(getattr(unrolled, f) for f in _JACOBIAN_FIELDS)
-    old = tuple(getattr(result, f) for f in _JACOBIAN_FIELDS)
-    merged = merge(rows, new, old)
-    return result._replace(**dict(zip(_JACOBIAN_FIELDS, merged, strict=True)))
+    nu = int(fns.env.mj_model.nu)
+    step_cache.compile_batch(fns.traces, num_envs, nu, lazy=max(0, len(fns.traces) - _EAGER))
 
 
 class EnvBatch:
@@ -383,7 +343,8 @@ class EnvBatch:
             compiled_batch, env, self._rows, jacobians=jacobians, threshold=self.threshold
         )
         self._shard = shard
-        fns = self._compile(shard=shard, tangent="implicit" if self._auto else "unrolled")
+        fns = self._compile(shard=shard, tangent="auto" if self._auto else "unrolled")
+        self._fns = fns
         self._sharding = fns.sharding
         self._reset = fns.reset
         self._step = fns.step
@@ -505,10 +466,11 @@ class EnvBatch:
         # Dispatch every sub-batch before reading any back: XLA runs them back to back.
         parts = [self._place(jnp.asarray(a)) for a in self._split(act)]
         implicit = self._auto and self.tangent_stats.try_implicit()
-        step = self._step if implicit or not self._auto else self._unrolled_step()
+        step = self._step if implicit or not self._auto else self._fns.unrolled
         results = [step(st, a) for st, a in zip(self._states, parts, strict=True)]
         if implicit:
-            results = self._redo_inexact(parts, results)
+            checks = [self._fns.check(st, a) for st, a in zip(self._states, parts, strict=True)]
+            results = self._redo_inexact(parts, results, checks)
         fields = [
             (r.state.obs, r.state.reward, r.state.done, r.next_state, r.jac_state)
             + (r.jac_action, r.sparsity, r.finite)
@@ -556,33 +518,30 @@ class EnvBatch:
         )
         return self.last_step
 
-    def _unrolled_step(self) -> Callable:
-        """The unrolled Jacobian step of this batch (compiled, or loaded, at its first use)."""
-        return self._compile(shard=self._shard, tangent="unrolled").step
-
     def prepare(self) -> None:
         """Compile (or load from the caches) every step this batch may call, now.
 
-        Under ``solver_tangent="auto"`` the unrolled step is otherwise compiled at the first
-        step that needs it (a pause of a compile, ~1 s with warm caches). For benchmarks, and
-        for runs that must not pause later. Call after :meth:`reset`.
+        Under ``solver_tangent="auto"`` the unrolled step is otherwise loaded from the caches
+        at the first step that needs it (about a second; on a cold start it was compiled
+        with the rest). For benchmarks, and for runs that must not pause later. Call after
+        :meth:`reset`.
         """
         if self._states is None:
             raise RuntimeError("call reset() before prepare()")
         if self._auto:
             actions = self._place(jnp.zeros((self._rows, self.info.nu)))
-            self._unrolled_step().lower(self._states[0], actions).compile()
+            self._fns.unrolled.lower(self._states[0], actions).compile()
 
-    def _redo_inexact(self, parts: list[Any], results: list[Any]) -> list[Any]:
-        """Auto tangents: Jacobians of the rows where a solve did not converge, unrolled."""
-        exact = jax.device_get([r.solver_exact for r in results])
+    def _redo_inexact(self, parts: list[Any], results: list[Any], checks: list[Any]) -> list[Any]:
+        """Auto tangents: the rows whose implicit Jacobians fail their check, unrolled."""
         out = []
+        exact = exact_rows(results, checks)
         for st, a, r, ok in zip(self._states, parts, results, exact, strict=True):
             redo = not np.all(ok)
             self.tangent_stats.record(redo)
             if redo:
-                mask = self._place(jnp.asarray(~np.asarray(ok)))
-                r = with_unrolled_rows(r, mask, self._unrolled_step()(st, a), self._merge)
+                mask = self._place(jnp.asarray(~ok))
+                r = with_unrolled_rows(r, mask, self._fns.unrolled(st, a), self._merge)
             out.append(r)
         return out
 

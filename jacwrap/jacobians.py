@@ -6,7 +6,8 @@ held at its current value. J_s = df/ds (n x n) and J_a = df/da (n x m) are compu
 forward-mode autodiff (``jax.jacfwd``: n + m tangent propagations, the primal once);
 reverse mode does not go through MJX's constraint solver loop. The solver itself is
 differentiated through its loop (``tangent="unrolled"``) or implicitly at its solution
-(``tangent="implicit"``, :mod:`jacwrap.solver_tangent`, checked per step: ``solver_exact``).
+(``tangent="implicit"``, :mod:`jacwrap.solver_tangent`), which is the step's derivative only
+where the solver converged: :func:`check_along` gives what tells them apart, per step.
 
 Rows of both Jacobians are next-state variables, columns the current state (qpos, qvel)
 or action variables, in that order.
@@ -43,7 +44,13 @@ class StepResult(NamedTuple):
     contacts_start: jax.Array  # (P,) bool, pairs in contact at the start state s
     n_contacts: jax.Array  # () int32, active contacts, max over substeps (-1 when off)
     n_constraints: jax.Array  # () int32, active constraint rows, max over substeps
-    solver_exact: jax.Array  # () bool, J is the step's derivative (unrolled, or checked)
+
+
+class Along(NamedTuple):
+    """The step's derivative along the check direction v, two ways (:func:`check_along`)."""
+
+    unrolled: jax.Array  # (n,): forward mode through the solver loop along v
+    difference: jax.Array  # (n,): the centered difference of the step along v
 
 
 def state_vector(data: Any) -> jax.Array:
@@ -80,8 +87,9 @@ def jacobian_step(
 
     ``contacts=False`` leaves out the contact summary ((0,) masks, counts of -1).
     ``tangent``: ``"unrolled"`` (forward mode through the constraint solver's loop) or
-    ``"implicit"`` (:mod:`jacwrap.solver_tangent`; ``solver_exact`` says whether its check
-    passed, i.e. whether J is the step's derivative; redo the step unrolled where not).
+    ``"implicit"`` (:mod:`jacwrap.solver_tangent`; J is the step's derivative where
+    :func:`jacwrap.solver_tangent.check` of :func:`check_along` passes: redo the step
+    unrolled where not).
     """
     if tangent not in ("unrolled", "implicit"):
         raise ValueError(f"tangent must be 'unrolled' or 'implicit', got {tangent!r}")
@@ -96,12 +104,15 @@ def jacobian_step(
         (js, ja), (nxt, con) = jax.jacfwd(f, argnums=(0, 1), has_aux=True)(s, action)
     sp = sparsity_triplet(js, ja, threshold)
     finite = jnp.isfinite(js).all() & jnp.isfinite(ja).all()
-    exact = _check_implicit(env, state, s, action, js, ja) if implicit else jnp.array(True)
-    return StepResult(nxt, state_vector(nxt.data), js, ja, sp, finite, *con, exact)
+    return StepResult(nxt, state_vector(nxt.data), js, ja, sp, finite, *con)
 
 
-def _check_implicit(env, state, s, action, js, ja) -> jax.Array:
-    """:func:`jacwrap.solver_tangent.check` of [J_s | J_a] along its fixed direction."""
+def check_along(env: Any, state: Any, action: jax.Array) -> Along:
+    """The step's derivative along the fixed check direction v of (s, a), unrolled and by
+    centered differences (unbatched; vmap it): what :func:`jacwrap.solver_tangent.check`
+    compares an implicit ``[J_s | J_a] @ v`` with. A program of its own, so that the implicit
+    Jacobian step stays small (it compiles and loads beside it)."""
+    s = state_vector(state.data)
     n = s.shape[0]
     x = jnp.concatenate([s, action])
     v = jnp.asarray(_solver_tangent.check_direction(x.shape[0], x.dtype))
@@ -111,8 +122,8 @@ def _check_implicit(env, state, s, action, js, ja) -> jax.Array:
 
     _, unrolled = jax.jvp(step, (x,), (v,))
     eps = _solver_tangent.FD_EPS
-    fd = (step(x + eps * v) - step(x - eps * v)) / (2 * eps)
-    return _solver_tangent.check(jnp.concatenate([js, ja], axis=1), v, unrolled, fd)
+    plus, minus = jax.vmap(step)(jnp.stack([x + eps * v, x - eps * v]))  # one plain step traced
+    return Along(unrolled, (plus - minus) / (2 * eps))
 
 
 def plain_step(env: Any, state: Any, action: jax.Array, contacts: bool = True) -> StepResult:
@@ -120,5 +131,4 @@ def plain_step(env: Any, state: Any, action: jax.Array, contacts: bool = True) -
     nxt, con = _observed(env, contacts, lambda: env.step(state, action))
     empty = jnp.zeros((0, 0), dtype=state.data.qpos.dtype)
     nan3 = jnp.full((3,), jnp.nan, dtype=state.data.qpos.dtype)
-    ok = jnp.array(True)
-    return StepResult(nxt, state_vector(nxt.data), empty, empty, nan3, ok, *con, ok)
+    return StepResult(nxt, state_vector(nxt.data), empty, empty, nan3, jnp.array(True), *con)

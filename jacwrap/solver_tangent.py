@@ -41,7 +41,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 TANGENTS = ("auto", "unrolled")
@@ -84,21 +83,24 @@ def check_direction(size: int, dtype: Any = np.float64) -> np.ndarray:
     return np.random.default_rng(0).standard_normal(size).astype(dtype)
 
 
-def check(jac: jax.Array, v: jax.Array, unrolled: jax.Array, fd: jax.Array) -> jax.Array:
-    """Whether the implicit Jacobian ``jac`` is the step's derivative (a scalar bool).
+def check(jac: np.ndarray, v: np.ndarray, unrolled: np.ndarray, fd: np.ndarray) -> np.ndarray:
+    """Whether each implicit Jacobian is the step's derivative: (...,) bool (host, NumPy).
 
-    ``unrolled``: forward mode through the solver loop along v; ``fd``: the centered
-    difference of the step along v. ``jac @ v`` must equal ``unrolled`` (to
+    ``jac``: (..., n, n + m) = [J_s | J_a]; ``unrolled``: (..., n) forward mode through the
+    solver loop along v; ``fd``: (..., n) the centered difference of the step along v
+    (:func:`jacwrap.jacobians.check_along`). ``jac @ v`` must equal ``unrolled`` (to
     :data:`CHECK_RTOL`), or, where the two tangents differ, the difference must side with
     ``jac``: ``jac @ v`` within :data:`FD_RTOL` of ``fd`` and ``unrolled`` not (the warm start
     kept by the line search, where forward mode through the loop has no tangent). False where
     anything is not finite.
     """
-    scale = jnp.abs(jac).max() * jnp.abs(v).sum()
+    jac, v, unrolled, fd = (np.asarray(x, dtype=np.float64) for x in (jac, v, unrolled, fd))
+    scale = np.abs(jac).max(axis=(-2, -1)) * np.abs(v).sum()
     jv = jac @ v
-    same = jnp.abs(jv - unrolled).max() <= CHECK_RTOL * scale
-    implicit_right = jnp.abs(jv - fd).max() <= FD_RTOL * scale
-    unrolled_right = jnp.abs(unrolled - fd).max() <= FD_RTOL * scale
+    with np.errstate(invalid="ignore"):  # NaN compares False: not exact
+        same = np.abs(jv - unrolled).max(axis=-1) <= CHECK_RTOL * scale
+        implicit_right = np.abs(jv - fd).max(axis=-1) <= FD_RTOL * scale
+        unrolled_right = np.abs(unrolled - fd).max(axis=-1) <= FD_RTOL * scale
     return same | (implicit_right & ~unrolled_right)
 
 

@@ -61,9 +61,10 @@ from typing import Any
 import jax
 import numpy as np
 
-FORMAT = 2
+FORMAT = 3
 """Version of the entry layout; part of every key. 2: pytree definitions pickled apart
-from the program, flat jitted programs."""
+from the program, flat jitted programs. 3: an index names every function of its batch
+(reset, step and the auto tangent's check)."""
 
 MAGIC = b"jacwrap-step\n"
 _DIGEST = 32  # sha256 of the payload, right after MAGIC
@@ -548,46 +549,65 @@ def structs(avals: Sequence[Any], sharding: Any = None) -> list[jax.ShapeDtypeSt
 
 
 def compile_batch(
-    functions: tuple[CachedFunction, CachedFunction],
+    functions: Sequence[CachedFunction],
     rows: int,
     nu: int,
-    files: tuple[str, str] | None = None,
+    files: Sequence[str] | None = None,
     stop: Callable[[], bool] | None = None,
+    lazy: int = 0,
 ) -> bool:
-    """Where both traces of a batch are on disk, load them and compile reset and step side by
-    side (:func:`compile_ahead`); True when both were compiled.
+    """Load or trace a batch's functions and compile them side by side
+    (:func:`compile_ahead`); True when all were compiled.
 
-    ``functions`` are the batch's (reset, step): reset takes ``rows`` PRNG keys and returns
-    (state, s); step takes that state and (rows, nu) float64 actions, so its last flat
-    argument is the actions. ``files``: the entries' file keys, where known (a prefetch:
-    then nothing here needs the env's classes). Where either trace is missing nothing is
-    compiled: it is traced at its first call and saved. ``stop`` (checked before
-    compiling) gives up early.
+    ``functions`` are the batch's (reset, step, ...): reset takes ``rows`` PRNG keys and
+    returns (state, s); each other one takes that state and (rows, nu) float64 actions, so
+    its last flat argument is the actions. A function whose entry is not on disk is traced
+    now (and saved), except the last ``lazy`` ones, left to their first call when their
+    entry is on disk (loading them then is cheap; compiling them cold is not).
+
+    ``files``: the entries' file keys, where known (a prefetch: then nothing is traced and
+    nothing here needs the env's classes; a missing file compiles nothing). ``stop``
+    (checked before compiling) gives up early.
     """
-    reset_fn, step_fn = functions
+    reset_fn, *step_fns = functions
+    device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
     if files is not None:
-        first, second = reset_fn.preload_file(files[0]), step_fn.preload_file(files[1])
+        entries = [fn.preload_file(f) for fn, f in zip(functions, files, strict=True)]
+        if any(e is None for e in entries):
+            return False
+        first, others = entries[0], entries[1:]
+        jobs = list(zip(step_fns, [None] * len(step_fns), strict=True))
     else:
         keys = jax.eval_shape(
             jax.vmap(jax.random.PRNGKey), jax.ShapeDtypeStruct((rows,), np.uint32)
         )
-        first = reset_fn.preload(keys)
-        second = None
-        if first is not None:
-            device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
-            state = structs(first.exported.out_avals, device)
-            state = jax.tree.unflatten(first.trees()[1], state)[0]
-            actions = jax.ShapeDtypeStruct((rows, nu), np.dtype(np.float64))
-            second = step_fn.preload(state, actions)
-    if first is None or second is None or (stop is not None and stop()):
+        first = reset_fn.entry_for(keys)
+        if first is None:  # no stable key: traced at the first call
+            return False
+        state = structs(first.exported.out_avals, device)
+        state = jax.tree.unflatten(first.trees()[1], state)[0]
+        actions = jax.ShapeDtypeStruct((rows, nu), np.dtype(np.float64))
+        optional = len(step_fns) - lazy
+        others, jobs = [], []
+        for i, fn in enumerate(step_fns):
+            if i >= optional and fn.preload(state, actions) is not None:
+                continue  # on disk: loaded at its first call
+            others.append(None)
+            jobs.append((fn, (state, actions)))
+    if stop is not None and stop():
         return False
     # Reset's outputs (the step's state) carry the sharding of the device it ran on; the
     # PRNG keys and the actions none.
-    device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
-    step_in = second.exported.in_avals
-    step_args = structs(step_in[:-1], device) + structs(step_in[-1:])
-    # The step first: the larger program, whose load is the longest.
-    compile_ahead([(second.jitted, step_args), (first.jitted, structs(first.exported.in_avals))])
+    todo = []
+    for (fn, args), entry in zip(jobs, others, strict=True):
+        if entry is not None:  # a prefetch: the flat program of a known entry
+            step_in = entry.exported.in_avals
+            todo.append((entry.jitted, structs(step_in[:-1], device) + structs(step_in[-1:])))
+        else:  # lowered through the function: traced here where not on disk
+            todo.append((fn, args))
+    # The steps first: the larger programs, whose loads (or compiles) take longest.
+    todo.append((first.jitted, structs(first.exported.in_avals)))
+    compile_ahead(todo)
     return True
 
 
@@ -599,12 +619,12 @@ _INDEX_MAGIC = "jacwrap-step-index"
 @dataclass(frozen=True)
 class IndexRecord:
     """The first batch a process built from one task and config overrides: the key parts
-    of its (reset, step) functions, their entry files, its rows per compiled call, the env's
-    action size and the modules whose source the key hashes (``code``)."""
+    of its functions (reset first, then those called like the step: step, check), their
+    entry files, its rows per compiled call, the env's action size and the modules whose
+    source the key hashes (``code``)."""
 
-    reset: dict[str, Any]
-    step: dict[str, Any]
-    files: tuple[str, str]
+    parts: tuple[dict[str, Any], ...]
+    files: tuple[str, ...]
     rows: int
     nu: int
     modules: tuple[str, ...]
@@ -627,14 +647,17 @@ def _record(data: dict[str, Any], origin: tuple[str, str]) -> IndexRecord:
     if data["origin"] != list(origin):
         raise ValueError("written for another task or config (a renamed file)")
     names = (*data["files"], *data["modules"])
-    if len(data["files"]) != 2 or not all(isinstance(n, str) and n for n in names):
+    if not all(isinstance(n, str) and n for n in names):
         raise ValueError("files and modules must be names")
-    if not (isinstance(data["reset"], dict) and isinstance(data["step"], dict)):
-        raise ValueError("key parts are not objects")
+    parts = data["parts"]
+    if not (isinstance(parts, list) and all(isinstance(p, dict) for p in parts)):
+        raise ValueError("key parts are not a list of objects")
+    if not 2 <= len(parts) == len(data["files"]):
+        raise ValueError("one entry file per function, at least reset and step")
     if not all(type(data[k]) is int and data[k] >= 0 for k in ("rows", "nu")):
         raise ValueError("rows and nu must be integers")
     files, modules = tuple(data["files"]), tuple(data["modules"])
-    return IndexRecord(data["reset"], data["step"], files, data["rows"], data["nu"], modules)
+    return IndexRecord(tuple(parts), files, data["rows"], data["nu"], modules)
 
 
 def read_index(directory: Path, origin: tuple[str, str]) -> IndexRecord | None:
@@ -657,7 +680,7 @@ def write_index(directory: Path, origin: tuple[str, str], record: IndexRecord) -
     path = _index_path(directory, origin)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     data = {"magic": _INDEX_MAGIC, "format": FORMAT, "origin": list(origin)}
-    data.update(reset=record.reset, step=record.step, files=list(record.files))
+    data.update(parts=list(record.parts), files=list(record.files))
     data.update(rows=record.rows, nu=record.nu, modules=list(record.modules))
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -682,22 +705,21 @@ class Prefetch:
     directory: Path
     origin: tuple[str, str]
     record: IndexRecord
-    functions: tuple[CachedFunction, CachedFunction] = field(init=False)
+    functions: tuple[CachedFunction, ...] = field(init=False)
     compiled: bool = False
     cancelled: bool = False
     error: BaseException | None = None
     thread: threading.Thread | None = None
 
     def __post_init__(self) -> None:
-        self.functions = (
-            CachedFunction(_not_adopted, self.record.reset, self.directory),
-            CachedFunction(_not_adopted, self.record.step, self.directory),
+        self.functions = tuple(
+            CachedFunction(_not_adopted, parts, self.directory) for parts in self.record.parts
         )
 
     def current(self) -> bool:
         """Whether the record's versions, JAX settings and step source are this process's
         (imports the step modules; called before the thread starts)."""
-        parts = self.record.reset
+        parts = self.record.parts[0]
         if parts.get("versions") != versions() or parts.get("jax") != jax_settings():
             return False
         modules = [importlib.import_module(m) for m in self.record.modules]
@@ -752,8 +774,8 @@ def prefetch(directory: Path, origin: tuple[str, str]) -> Prefetch | None:
 
     Once per (directory, origin) and process; None when there is no usable index (absent,
     damaged: warned, or written by other versions or step source). The thread is not a
-    daemon: a process that exits while it runs waits for it (at most the time to load two
-    programs).
+    daemon: a process that exits while it runs waits for it (at most the time to load the
+    batch's programs).
     """
     key = (directory, origin)
     with _PREFETCH_LOCK:
@@ -803,14 +825,14 @@ def origin_of(env: Any) -> tuple[str, str] | None:
 def adopt(
     directory: Path,
     origin: tuple[str, str] | None,
-    parts: tuple[dict[str, Any], dict[str, Any]],
-    fns: tuple[Callable, Callable],
-) -> tuple[CachedFunction, CachedFunction] | None:
-    """The cached (reset, step) a finished prefetch compiled for exactly these key parts
-    (reset's, step's), or None.
+    parts: tuple[dict[str, Any], ...],
+    fns: tuple[Callable, ...],
+) -> tuple[CachedFunction, ...] | None:
+    """The cached functions (reset, step, ...) a finished prefetch compiled for exactly
+    these key parts (one per function, in that order), or None.
 
-    Waits for it; the functions get ``fns`` (the real reset and step, traced should other
-    arguments need an entry). Other prefetches of ``origin`` from ``directory`` guessed
+    Waits for it; the functions get ``fns`` (the real ones, traced should other arguments
+    need an entry). Other prefetches of ``origin`` from ``directory`` guessed
     another batch: they are cancelled (their thread stops before it compiles, if it has not
     yet).
     """
@@ -819,7 +841,7 @@ def adopt(
         for key, job in list(_PREFETCHES.items()):
             if job.directory != directory:
                 continue
-            if match is None and (job.record.reset, job.record.step) == parts:
+            if match is None and job.record.parts == tuple(parts):
                 match = _PREFETCHES.pop(key)
             elif job.origin == origin:
                 job.cancelled = True
@@ -852,20 +874,19 @@ def note_batch(directory: Path, origin: tuple[str, str], record: IndexRecord) ->
 def index_when_known(
     directory: Path,
     origin: tuple[str, str],
-    functions: tuple[CachedFunction, CachedFunction],
+    functions: tuple[CachedFunction, ...],
     rows: int,
     nu: int,
     modules: tuple[str, ...],
 ) -> None:
-    """Index a batch's functions under ``origin`` (:func:`note_batch`) as soon as both have
+    """Index a batch's functions under ``origin`` (:func:`note_batch`) as soon as all have
     an entry file (loaded or traced), now or at a later call."""
 
     def check(_key: str = "") -> None:
-        reset_fn, step_fn = functions
-        if reset_fn.keys and step_fn.keys:
-            files = (reset_fn.keys[0], step_fn.keys[0])
-            record = IndexRecord(reset_fn.parts, step_fn.parts, files, rows, nu, modules)
-            note_batch(directory, origin, record)
+        if all(fn.keys for fn in functions):
+            files = tuple(fn.keys[0] for fn in functions)
+            parts = tuple(fn.parts for fn in functions)
+            note_batch(directory, origin, IndexRecord(parts, files, rows, nu, modules))
 
     for fn in functions:
         fn.on_entry = check

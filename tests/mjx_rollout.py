@@ -9,7 +9,6 @@ wrapper of the same Playground env, so no extra compile).
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jacwrap.batch import compiled_batch, with_unrolled_rows
+from jacwrap.auto_tangent import exact_rows, with_unrolled_rows
+from jacwrap.batch import compiled_batch
 from jacwrap.sparsity import GROUND_TRUTH_THRESHOLD
 
 
@@ -31,7 +31,7 @@ class Step:
     next_state: np.ndarray  # s' (n,)
     jac_state: np.ndarray  # (n, n)
     jac_action: np.ndarray  # (n, m)
-    solver_exact: bool  # every solve converged: the implicit step's Jacobians were kept
+    solver_exact: bool  # the implicit step's Jacobians passed their check and were kept
     mjx_state: Any  # the unbatched Playground State before the step
 
 
@@ -44,21 +44,23 @@ def rollout(env: Any, seed: int, actions, solver_tangent: str = "auto") -> list[
     """Reset with ``seed`` and apply ``actions`` (T, m), one Jacobian step each.
 
     ``solver_tangent`` as :class:`jacwrap.batch.EnvBatch`'s: ``auto`` steps with the
-    implicit step and takes the unrolled step's Jacobians where a solve did not converge,
-    as the batch does (the same compiled programs, so the same numbers bit for bit).
+    implicit step and takes the unrolled step's Jacobians where its check fails, as the
+    batch does (the same compiled programs, so the same numbers bit for bit).
     """
-    compile_ = functools.partial(
-        compiled_batch, env, 1, jacobians=True, threshold=GROUND_TRUTH_THRESHOLD
+    fns = compiled_batch(
+        env, 1, jacobians=True, threshold=GROUND_TRUTH_THRESHOLD, tangent=solver_tangent
     )
-    unrolled = compile_(tangent="unrolled")
-    fns = compile_(tangent="implicit") if solver_tangent == "auto" else unrolled
     state, _ = fns.reset(reset_key(seed))
     steps = []
     for a in np.asarray(actions, dtype=np.float64):
         act = jnp.asarray(a[None])
         res = fns.step(state, act)
-        if not bool(res.solver_exact[0]):
-            res = with_unrolled_rows(res, ~res.solver_exact, unrolled.step(state, act), fns.merge)
+        exact = True
+        if fns.check is not None:
+            exact = bool(exact_rows([res], [fns.check(state, act)])[0][0])
+        if not exact:
+            rows = jnp.asarray([True])
+            res = with_unrolled_rows(res, rows, fns.unrolled(state, act), fns.merge)
         before = jax.tree.map(lambda x: x[0], state)
         host = jax.device_get(
             (before.data.qpos, before.data.qvel, before.data.qacc_warmstart, res.next_state[0])
@@ -72,7 +74,7 @@ def rollout(env: Any, seed: int, actions, solver_tangent: str = "auto") -> list[
                 next_state=np.asarray(s_next),
                 jac_state=np.asarray(res.jac_state[0]),
                 jac_action=np.asarray(res.jac_action[0]),
-                solver_exact=bool(res.solver_exact[0]),
+                solver_exact=exact,
                 mjx_state=before,
             )
         )

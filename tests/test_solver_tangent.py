@@ -27,7 +27,8 @@ from test_fd_oracle import (
     mjx_step_fd,
 )
 
-from jacwrap.batch import EnvBatch, TangentStats
+from jacwrap.auto_tangent import TangentStats
+from jacwrap.batch import EnvBatch
 from jacwrap.envs import describe, load_playground
 
 STEPS = 60

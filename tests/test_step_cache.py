@@ -50,9 +50,14 @@ def _run(steps: int = 2) -> tuple[dict, EnvBatch]:
 
 
 def _traces(batch: EnvBatch):
-    """The batch's step-cache (reset, step), or None where it steps with plain jitted ones."""
-    fns = (batch._reset, batch._step)
-    return fns if all(isinstance(f, step_cache.CachedFunction) for f in fns) else None
+    """The batch's step-cache functions (reset, step, check, unrolled: the auto tangent's),
+    or None where it steps with plain jitted ones."""
+    return batch._fns.traces
+
+
+def _counts(fns) -> list[tuple[int, int]]:
+    """(loaded, traced) of each step-cache function."""
+    return [(f.loaded, f.traced) for f in fns]
 
 
 def _assert_identical(a: dict, b: dict) -> None:
@@ -81,10 +86,10 @@ def cold(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("JACWRAP_STEP_CACHE_DIR", str(directory))
         out, batch = _run()
-        reset_fn, step_fn = _traces(batch)
-        assert (reset_fn.loaded, reset_fn.traced, step_fn.loaded, step_fn.traced) == (0, 1, 0, 1)
+        # Cold: all four traced and compiled ahead, the unrolled step with the others.
+        assert _counts(_traces(batch)) == [(0, 1)] * 4
     batch_module.clear_compiled()
-    assert len(list(directory.glob("*.jwstep"))) == 2
+    assert len(list(directory.glob("*.jwstep"))) == 4
     return directory, out
 
 
@@ -93,8 +98,8 @@ def test_loaded_step_is_bit_identical_to_the_traced_step_and_traces_nothing(cold
     monkeypatch.setenv("JACWRAP_STEP_CACHE_DIR", str(directory))
     calls = _count_env_calls(monkeypatch)
     loaded, batch = _run()
-    reset_fn, step_fn = _traces(batch)
-    assert (reset_fn.loaded, reset_fn.traced, step_fn.loaded, step_fn.traced) == (1, 0, 1, 0)
+    # Warm: reset, step and check loaded ahead; the unrolled step only if a check fails.
+    assert _counts(_traces(batch)[:3]) == [(1, 0)] * 3 and _traces(batch)[3].traced == 0
     assert calls == []
     assert batch._step._cache_size() == 1  # compiled ahead for the very arrays it is called on
     _assert_identical(first, loaded)
@@ -116,8 +121,10 @@ def _found(directory: Path, rows: int = B, **options) -> bool:
     batch_module.clear_compiled()
     env = load_playground(NAME, fresh=True)
     # EnvBatch's Jacobian step: the implicit solver tangent (its default "auto").
-    kw = {"jacobians": True, "threshold": GROUND_TRUTH_THRESHOLD, "tangent": "implicit", **options}
-    traces = compiled_batch(env, rows, **kw).traces
+    kw = {"jacobians": True, "threshold": GROUND_TRUTH_THRESHOLD, "tangent": "auto", **options}
+    with pytest.MonkeyPatch.context() as mp:  # look only: trace and compile nothing ahead
+        mp.setattr(batch_module, "_compile_ahead", lambda *args: None)
+        traces = compiled_batch(env, rows, **kw).traces
     assert traces is not None and traces[0].directory == directory
     return traces[0].preload(_keys(rows)) is not None
 
@@ -183,7 +190,7 @@ def test_a_damaged_entry_warns_is_traced_again_and_rewritten(cold, tmp_path, mon
     monkeypatch.setenv("JACWRAP_STEP_CACHE_DIR", str(tmp_path))  # empty: nothing compiled ahead
     batch_module.clear_compiled()
     env = load_playground(NAME, fresh=True)
-    kw = {"jacobians": True, "threshold": GROUND_TRUTH_THRESHOLD, "tangent": "implicit"}
+    kw = {"jacobians": True, "threshold": GROUND_TRUTH_THRESHOLD, "tangent": "auto"}
     traces = compiled_batch(env, B, **kw).traces
     key, _ = step_cache.call_key(traces[0].parts, (_keys(),))  # the reset's entry
     for f in directory.glob("*.jwstep"):
@@ -192,8 +199,7 @@ def test_a_damaged_entry_warns_is_traced_again_and_rewritten(cold, tmp_path, mon
     _damage(path)
     with pytest.warns(StepCacheWarning, match="checksum mismatch"):
         out, batch = _run(steps=1)
-    reset_fn, step_fn = _traces(batch)
-    assert (reset_fn.loaded, reset_fn.traced, step_fn.loaded, step_fn.traced) == (0, 1, 1, 0)
+    assert _counts(_traces(batch)[:3]) == [(0, 1), (1, 0), (1, 0)]
     for k in out:
         np.testing.assert_array_equal(out[k], first[k], strict=True)
     with warnings.catch_warnings():
@@ -359,10 +365,10 @@ def test_a_prefetched_start_is_the_traced_step_bit_for_bit(cold, indexed, monkey
     assert job is not None and step_cache.prefetch(indexed, ORIGIN) is None  # once a process
     calls = _count_env_calls(monkeypatch)
     out, batch = _run()
-    reset_fn, step_fn = _traces(batch)
-    assert reset_fn.prefetched and step_fn.prefetched and job.compiled
-    assert (reset_fn, step_fn) == job.functions  # the batch calls the prefetch's functions
-    assert (reset_fn.loaded, reset_fn.traced, step_fn.loaded, step_fn.traced) == (1, 0, 1, 0)
+    fns = _traces(batch)
+    assert all(f.prefetched for f in fns[:3]) and job.compiled
+    assert fns[:3] == job.functions  # the batch calls the prefetch's reset, step and check
+    assert _counts(fns[:3]) == [(1, 0)] * 3 and fns[3].traced == 0
     assert calls == []
     assert batch._step._cache_size() == 1  # compiled in the background for these arrays
     _assert_identical(cold[1], out)
@@ -373,8 +379,8 @@ def test_a_prefetch_of_another_batch_is_cancelled_and_never_served(indexed):
     env = load_playground(NAME, fresh=True)
     info = describe(env, NAME)
     other = _traces(EnvBatch(env, info, B, threshold=1e-6))  # another key
-    assert job.cancelled and not other[0].prefetched and not other[1].prefetched
-    assert other[0] is not job.functions[0] and other[1] is not job.functions[1]
+    assert job.cancelled and not any(f.prefetched for f in other)
+    assert not set(other) & set(job.functions)
     job.thread.join()
     # The guessed batch, built next, loads as without a prefetch: the cancelled one is gone.
     same = _traces(EnvBatch(env, info, B))
@@ -435,7 +441,8 @@ def test_a_damaged_index_is_ignored_with_a_warning_and_rewritten(indexed, cold_i
         (good[: len(good) // 2], "ignoring index"),
         (json.dumps({**data, "origin": [NAME, '{"episode_length": 7}']}), "another task"),
         (json.dumps({**data, "rows": "3"}), "integers"),
-        (json.dumps({k: v for k, v in data.items() if k != "step"}), "step"),
+        (json.dumps({k: v for k, v in data.items() if k != "parts"}), "parts"),
+        (json.dumps({**data, "files": data["files"][:2]}), "one entry file per function"),
     ]:
         path.write_text(damaged)
         with pytest.warns(StepCacheWarning, match=why):
