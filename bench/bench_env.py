@@ -9,7 +9,14 @@ differenced from the env's warm start, the test oracle, docs/SCIENCE.md) and cha
 (`mjd_transitionFD` at every substep, multiplied; wrong once a constraint is active). Then cold-compile and warm-cache time to the first Jacobian step, each in
 a fresh process.
 
-    python -m bench.bench_env [--envs CartpoleBalance CheetahRun] [--batches 1 32 128]
+The throughput runs are pinned to one core (the process, before JAX starts its threads), so
+that "per core" means one core on both sides: unpinned on this 2-core machine XLA's CPU
+threads hand work between the cores and the Jacobian step ran 1.3-1.6x *slower* while
+keeping 1.7 cores busy (BENCHMARKS.md, "One core"). ``--all-cores`` measures unpinned; the
+CPU-share column then says how many cores the steps kept busy. The cold and warm start runs
+are fresh processes on all cores.
+
+    python -m bench.bench_env [--envs CartpoleBalance CheetahRun] [--batches 1 32 128] [--all-cores]
 """
 
 from __future__ import annotations
@@ -28,7 +35,9 @@ from bench.fresh import run_fresh
 def throughput(
     name: str, batch: int, jacobians: bool, seconds: float = 3.0, solver_tangent: str = "auto"
 ) -> tuple[float, object]:
-    """(env steps/s, the batch's TangentStats) of ``seconds`` of random-action steps."""
+    """(env steps/s, the batch's TangentStats, CPU seconds per wall second) of ``seconds`` of
+    random-action steps. The CPU share says how many cores the steps kept busy: steps/s
+    divided by it is steps per CPU-second, the fair peer of one core's FD."""
     from jacwrap.batch import EnvBatch
     from jacwrap.envs import describe, load_playground
 
@@ -42,11 +51,12 @@ def throughput(
     b.prepare()  # compile (or cache hit), the auto tangent's unrolled fallback too
     for a in acts[:8]:
         b.step(a)
-    n, t0 = 0, time.perf_counter()
+    n, t0, c0 = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - t0 < seconds:
         b.step(acts[n % 64])
         n += 1
-    return n * batch / (time.perf_counter() - t0), b.tangent_stats
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return n * batch / wall, b.tangent_stats, cpu / wall
 
 
 def fd_samples(name: str, samples: int = 20) -> list[tuple]:
@@ -137,7 +147,11 @@ def main(argv: list[str] | None = None) -> int:
         default=[32],
         help="batch sizes of the cold/warm start runs (default 32)",
     )
+    ap.add_argument("--all-cores", action="store_true", help="do not pin to one core")
     args = ap.parse_args(argv)
+    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    if cores and not args.all_cores:
+        os.sched_setaffinity(0, {min(cores)})  # before JAX starts: its threads inherit it
 
     import jax
 
@@ -146,33 +160,42 @@ def main(argv: list[str] | None = None) -> int:
 
     print(
         f"# jacwrap env benchmark  {time.strftime('%Y-%m-%d')}  {platform.machine()}, "
-        f"{os.cpu_count()} cores, jax {jax.__version__}, devices {jax.devices()}"
+        f"{os.cpu_count()} cores, jax {jax.__version__}, devices {jax.devices()}, "
+        + (
+            "throughput on all cores"
+            if args.all_cores or not cores
+            else "throughput pinned to 1 core"
+        )
     )
     print()
     print(
         "| env | n+m | batch | plain steps/s | Jacobian steps/s | ratio plain/Jacobian | "
         "unrolled solver tangent: Jacobian steps/s | auto / unrolled | calls: implicit, "
         "redone, unrolled | MuJoCo C whole-step FD steps/s (1 core) | Jacobian / whole-step "
-        "FD | MuJoCo C chained FD steps/s (1 core) | Jacobian / chained FD |"
+        "FD | CPU share (cores busy) | MuJoCo C chained FD steps/s (1 core) | "
+        "Jacobian / chained FD |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name in args.envs:
         env = load_playground(name)
         info = describe(env, name)
         whole, chained = fd_throughput(name)
         for batch in args.batches:
-            plain, _ = throughput(name, batch, False, args.seconds)
-            jac, stats = throughput(name, batch, True, args.seconds)
-            unrolled, _ = throughput(name, batch, True, args.seconds, "unrolled")
+            plain, _, _ = throughput(name, batch, False, args.seconds)
+            jac, stats, busy = throughput(name, batch, True, args.seconds)
+            unrolled, _, _ = throughput(name, batch, True, args.seconds, "unrolled")
             calls = f"{stats.implicit}, {stats.redone}, {stats.unrolled}"
             print(
                 f"| {name} | {info.n + info.m} | {batch} | {plain:,.0f} | {jac:,.0f} | "
                 f"{plain / jac:.1f} | {unrolled:,.0f} | {jac / unrolled:.2f} | {calls} | "
-                f"{whole:,.0f} | {jac / whole:.2f} | {chained:,.0f} | {jac / chained:.2f} |",
+                f"{whole:,.0f} | **{jac / whole:.2f}** | {busy:.2f} | "
+                f"{chained:,.0f} | {jac / chained:.2f} |",
                 flush=True,
             )
     if args.no_compile:
         return 0
+    if cores:
+        os.sched_setaffinity(0, cores)  # the start-up runs: fresh processes on every core
     print()
     print("| env | batch | cold: first Jacobian step (s) | warm cache: first Jacobian step (s) |")
     print("|---|---|---|---|")

@@ -27,6 +27,7 @@ from test_fd_oracle import (
     mjx_step_fd,
 )
 
+from jacwrap import solver_tangent
 from jacwrap.auto_tangent import TangentStats
 from jacwrap.batch import EnvBatch
 from jacwrap.envs import describe, load_playground
@@ -129,3 +130,25 @@ def test_tangent_stats_skips_the_implicit_step_when_it_mostly_needs_redoing():
     for _ in range(4):  # all redone again: the next skip is twice as long
         stats.record(True)
     assert [stats.try_implicit() for _ in range(7)] == [False] * 6 + [True]
+
+
+def test_check_keeps_a_jacobian_only_where_it_is_the_derivative_along_v():
+    """solver_tangent.check on planted rows (host, batched): agreement with the unrolled
+    tangent, a disagreement the difference settles either way, and non-finite entries."""
+    rng = np.random.default_rng(1)
+    jac = rng.standard_normal((5, 3, 4))
+    v = solver_tangent.check_direction(4)
+    jv = jac @ v
+    scale = np.abs(jac).max(axis=(1, 2)) * np.abs(v).sum()
+    unrolled, fd = jv.copy(), jv.copy()
+    unrolled[1, 0] += 1e-5 * scale[1]  # tangents differ, the difference sides with J: kept
+    unrolled[2, 0] += 1e-3 * scale[2]  # ... and sides with the unrolled tangent: redone
+    fd[2] = unrolled[2]
+    unrolled[3, 0] += 1e-3 * scale[3]  # ... and with neither: redone
+    fd[3, 0] += 2e-3 * scale[3]
+    jac[4, 0, 0] = np.nan  # not finite: redone
+    got = solver_tangent.check(jac, v, unrolled, fd)
+    assert got.tolist() == [True, True, False, False, False]
+    # Within the tolerance (1e-9 of max|J| sum|v|) the two tangents count as equal.
+    near = jv + 0.5 * solver_tangent.CHECK_RTOL * scale[:, None]
+    assert solver_tangent.check(jac[:4], v, near[:4], near[:4] + 1.0).all()
