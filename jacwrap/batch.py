@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jax
@@ -118,6 +118,13 @@ class CompiledBatch:
     traces: tuple[Any, ...] | None = None
     check: Callable | None = None
     unrolled: Callable | None = None
+    pending: list = field(default_factory=list, compare=False)  # threads still compiling
+
+    def unrolled_step(self) -> Callable:
+        """The unrolled step, once any background compile of it has finished."""
+        for thread in self.pending:
+            thread.join()
+        return self.unrolled
 
 
 #: (id(env), num_envs, jacobians, threshold, shard) -> CompiledBatch. Envs built one at a time
@@ -282,13 +289,16 @@ def _compile_ahead(fns: CompiledBatch, num_envs: int) -> None:
     JAX's compile cache or from XLA, each program in its own thread
     (:func:`jacwrap.step_cache.compile_batch`), so that a cold start costs the traces plus
     the compiles shared over the cores, not the sum of the compiles. The auto tangent's
-    unrolled step is compiled with them where its trace is not on disk yet (a cold start),
-    else at its first use (loaded: about a second).
+    unrolled step, needed only where a check fails, is loaded at its first use where its
+    trace is on disk (about a second), else traced and compiled in a background thread
+    (:attr:`CompiledBatch.pending`) once the others are: a cold batch steps that much sooner,
+    and waits for it only if a check fails before it is ready.
     """
     from jacwrap import step_cache
 
     nu = int(fns.env.mj_model.nu)
-    step_cache.compile_batch(fns.traces, num_envs, nu, lazy=max(0, len(fns.traces) - _EAGER))
+    lazy = max(0, len(fns.traces) - _EAGER)
+    step_cache.compile_batch(fns.traces, num_envs, nu, lazy=lazy, background=fns.pending)
 
 
 class EnvBatch:
@@ -466,7 +476,7 @@ class EnvBatch:
         # Dispatch every sub-batch before reading any back: XLA runs them back to back.
         parts = [self._place(jnp.asarray(a)) for a in self._split(act)]
         implicit = self._auto and self.tangent_stats.try_implicit()
-        step = self._step if implicit or not self._auto else self._fns.unrolled
+        step = self._step if implicit or not self._auto else self._fns.unrolled_step()
         results = [step(st, a) for st, a in zip(self._states, parts, strict=True)]
         if implicit:
             checks = [self._fns.check(st, a) for st, a in zip(self._states, parts, strict=True)]
@@ -530,7 +540,7 @@ class EnvBatch:
             raise RuntimeError("call reset() before prepare()")
         if self._auto:
             actions = self._place(jnp.zeros((self._rows, self.info.nu)))
-            self._fns.unrolled.lower(self._states[0], actions).compile()
+            self._fns.unrolled_step().lower(self._states[0], actions).compile()
 
     def _redo_inexact(self, parts: list[Any], results: list[Any], checks: list[Any]) -> list[Any]:
         """Auto tangents: the rows whose implicit Jacobians fail their check, unrolled."""
@@ -541,7 +551,7 @@ class EnvBatch:
             self.tangent_stats.record(redo)
             if redo:
                 mask = self._place(jnp.asarray(~ok))
-                r = with_unrolled_rows(r, mask, self._fns.unrolled(st, a), self._merge)
+                r = with_unrolled_rows(r, mask, self._fns.unrolled_step()(st, a), self._merge)
             out.append(r)
         return out
 

@@ -555,6 +555,7 @@ def compile_batch(
     files: Sequence[str] | None = None,
     stop: Callable[[], bool] | None = None,
     lazy: int = 0,
+    background: list[threading.Thread] | None = None,
 ) -> bool:
     """Load or trace a batch's functions and compile them side by side
     (:func:`compile_ahead`); True when all were compiled.
@@ -563,7 +564,10 @@ def compile_batch(
     returns (state, s); each other one takes that state and (rows, nu) float64 actions, so
     its last flat argument is the actions. A function whose entry is not on disk is traced
     now (and saved), except the last ``lazy`` ones, left to their first call when their
-    entry is on disk (loading them then is cheap; compiling them cold is not).
+    entry is on disk (loading them then is cheap; compiling them cold is not). Where
+    ``background`` is a list, those lazy ones that are not on disk are traced and compiled
+    in a thread of their own (appended to it, started after the others compiled) rather
+    than with the others: the first call of the others need not wait for them.
 
     ``files``: the entries' file keys, where known (a prefetch: then nothing is traced and
     nothing here needs the env's classes; a missing file compiles nothing). ``stop``
@@ -588,12 +592,14 @@ def compile_batch(
         state = jax.tree.unflatten(first.trees()[1], state)[0]
         actions = jax.ShapeDtypeStruct((rows, nu), np.dtype(np.float64))
         optional = len(step_fns) - lazy
-        others, jobs = [], []
+        others, jobs, later = [], [], []
         for i, fn in enumerate(step_fns):
             if i >= optional and fn.preload(state, actions) is not None:
                 continue  # on disk: loaded at its first call
-            others.append(None)
-            jobs.append((fn, (state, actions)))
+            (later if i >= optional and background is not None else jobs).append(
+                (fn, (state, actions))
+            )
+        others = [None] * len(jobs)
     if stop is not None and stop():
         return False
     # Reset's outputs (the step's state) carry the sharding of the device it ran on; the
@@ -608,6 +614,12 @@ def compile_batch(
     # The steps first: the larger programs, whose loads (or compiles) take longest.
     todo.append((first.jitted, structs(first.exported.in_avals)))
     compile_ahead(todo)
+    if files is None and later:
+        thread = threading.Thread(
+            target=compile_ahead, args=(later,), name="jacwrap-compile-later", daemon=False
+        )
+        background.append(thread)
+        thread.start()
     return True
 
 

@@ -60,7 +60,7 @@ def rollout(env: Any, seed: int, actions, solver_tangent: str = "auto") -> list[
             exact = bool(exact_rows([res], [fns.check(state, act)])[0][0])
         if not exact:
             rows = jnp.asarray([True])
-            res = with_unrolled_rows(res, rows, fns.unrolled(state, act), fns.merge)
+            res = with_unrolled_rows(res, rows, fns.unrolled_step()(state, act), fns.merge)
         before = jax.tree.map(lambda x: x[0], state)
         host = jax.device_get(
             (before.data.qpos, before.data.qvel, before.data.qacc_warmstart, res.next_state[0])
