@@ -101,7 +101,11 @@ class Entry:
         self._trees = trees  # (in_tree, out_tree), or their pickle (bytes)
         self._lock = threading.Lock()
 
-        def flat(*leaves):
+        def flat(*leaves):  # runs when jax.jit traces: once per argument shapes
+            if [(x.shape, x.dtype) for x in leaves] != [
+                (a.shape, a.dtype) for a in exported.in_avals
+            ]:
+                raise _OtherShapes(parts.get("fn", "function"))
             return exported.call(*leaves)
 
         flat.__name__ = flat.__qualname__ = f"{parts.get('fn', 'function')}_cached"
@@ -366,6 +370,11 @@ def export_entry(fn: Callable, args: tuple, parts: dict[str, Any] | None = None)
     return Entry(exported, parts or {}, (in_tree, trees[-1]))
 
 
+class _OtherShapes(Exception):
+    """An entry's program called with arguments of other shapes than it was exported for
+    (raised while jax.jit traces it, before anything runs)."""
+
+
 def _signature(leaves: list[Any], tree: Any) -> tuple:
     return (
         tree,
@@ -397,6 +406,7 @@ class CachedFunction:
         self.on_entry = on_entry
         self._entries: dict[str, Entry] = {}  # file key -> entry
         self._calls: dict[tuple, Entry] = {}  # call signature -> entry
+        self._by_tree: dict[Any, Entry] = {}  # argument tree -> the entry last called with it
         self._lock = threading.RLock()
         self._fallback: Any = None  # jax.jit(fn), for arguments with no stable key
         self.loaded = 0  # entries read from disk
@@ -469,6 +479,15 @@ class CachedFunction:
     def __call__(self, *args: Any) -> Any:
         """``fn(*args)`` from the cached entry; a missing entry is traced now and saved."""
         leaves, tree = jax.tree.flatten(args)
+        # Fast path, every step: the entry last called with this tree. Its program checks the
+        # shapes itself (jax.jit's signature, in C++; a new one traces the entry's wrapper,
+        # which refuses other shapes than the entry's): no Python pass over the leaves.
+        entry = self._by_tree.get(tree)
+        if entry is not None:
+            try:
+                return jax.tree.unflatten(entry.trees()[1], entry.jitted(*leaves))
+            except _OtherShapes:
+                pass
         signature = _signature(leaves, tree)
         entry = self._calls.get(signature)
         if entry is None:
@@ -484,6 +503,7 @@ class CachedFunction:
             raise RuntimeError(
                 f"step cache: {self.__name__} called with {tree}, entry has {in_tree}"
             )
+        self._by_tree[tree] = entry
         return jax.tree.unflatten(out_tree, entry.jitted(*leaves))
 
     def lower(self, *args: Any) -> Any:
@@ -505,9 +525,10 @@ class CachedFunction:
         return sum(j._cache_size() for j in jitted)
 
 
-def compile_ahead(jobs: Sequence[tuple[Any, tuple]]) -> None:
+def compile_ahead(jobs: Sequence[tuple[Any, tuple]], then: Callable[[], Any] | None = None) -> None:
     """``jitted.lower(*args).compile()`` for each (jitted, args): lowered one after the other
-    in this thread, in the order given, each compiled in its own thread once lowered.
+    in this thread, in the order given, each compiled in its own thread once lowered;
+    ``then()``, where given, is called once all are lowered, while they compile.
 
     Loading a compiled program from JAX's compile cache is XLA deserialising it (about 1 s
     for CheetahRun's reset, 2 s for its step here) and needs no Python lock, so the
@@ -531,6 +552,8 @@ def compile_ahead(jobs: Sequence[tuple[Any, tuple]]) -> None:
             name = f"jacwrap-compile-{i}"
             threads.append(threading.Thread(target=run, args=(lowered,), daemon=True, name=name))
             threads[-1].start()
+        if then is not None:
+            then()
     finally:
         for t in threads:
             t.join()
@@ -580,12 +603,15 @@ def compile_batch(
         if any(e is None for e in entries):
             return False
         first, others = entries[0], entries[1:]
+        reset_cold = False
         jobs = list(zip(step_fns, [None] * len(step_fns), strict=True))
     else:
         keys = jax.eval_shape(
             jax.vmap(jax.random.PRNGKey), jax.ShapeDtypeStruct((rows,), np.uint32)
         )
+        traced = reset_fn.traced
         first = reset_fn.entry_for(keys)
+        reset_cold = reset_fn.traced > traced
         if first is None:  # no stable key: traced at the first call
             return False
         state = structs(first.exported.out_avals, device)
@@ -611,15 +637,19 @@ def compile_batch(
             todo.append((entry.jitted, structs(step_in[:-1], device) + structs(step_in[-1:])))
         else:  # lowered through the function: traced here where not on disk
             todo.append((fn, args))
-    # The steps first: the larger programs, whose loads (or compiles) take longest.
-    todo.append((first.jitted, structs(first.exported.in_avals)))
-    compile_ahead(todo)
-    if files is None and later:
+    # Loading: the steps first, the larger programs, whose loads take longest. Cold (reset
+    # just traced): reset first, so that it compiles while the steps trace.
+    reset = (first.jitted, structs(first.exported.in_avals))
+    todo = [reset, *todo] if reset_cold else [*todo, reset]
+
+    def start_later() -> None:  # traced while the others compile
         thread = threading.Thread(
             target=compile_ahead, args=(later,), name="jacwrap-compile-later", daemon=False
         )
         background.append(thread)
         thread.start()
+
+    compile_ahead(todo, start_later if files is None and later else None)
     return True
 
 

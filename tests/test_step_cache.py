@@ -278,6 +278,20 @@ def test_a_cached_function_calls_lowers_and_traces_like_a_jitted_one(tmp_path):
         np.testing.assert_array_equal(g, w, strict=True)
 
 
+def test_a_cached_function_serves_each_shape_its_own_entry(tmp_path):
+    # Calls with the same tree but other shapes or dtypes, alternating: each gets the
+    # program exported for it (the per-tree fast path must not serve the last one).
+    def fn(x):
+        return {"y": x * 2 + x.shape[0]}
+
+    cached = step_cache.CachedFunction(fn, {"fn": "toy"}, tmp_path)
+    calls = [jnp.arange(3.0), jnp.arange(5.0), jnp.arange(3, dtype=jnp.int32), jnp.arange(3.0)]
+    for x in calls + calls[::-1]:
+        got = cached(x)["y"]
+        np.testing.assert_array_equal(got, fn(x)["y"], strict=True)
+    assert (cached.traced, len(cached.keys)) == (3, 3)
+
+
 class _Static:
     """Static pytree data whose repr names its address (as MJX's array wrappers do)."""
 
