@@ -41,6 +41,16 @@ def standard_error(returns: np.ndarray) -> float:
     return float(np.std(returns, ddof=1) / np.sqrt(n)) if n > 1 else 0.0
 
 
+def format_returns(returns: np.ndarray) -> str:
+    """``mean +- std (standard error se)``, with the decimals that show the standard error to
+    two significant digits (at least one): CartpoleBalance's 999.78 and 999.86 differ by
+    several standard errors, which one decimal would hide."""
+    se = standard_error(returns)
+    digits = 1 if se <= 0 else max(1, 1 - int(np.floor(np.log10(se))))
+    mean, std = float(returns.mean()), float(returns.std())
+    return f"{mean:.{digits}f} +- {std:.{digits}f} (standard error {se:.{digits}f})"
+
+
 def evaluate(spec: str, env_name: str, episodes: int = 10, seed: int = 0, deterministic=False):
     """Returns (one per episode) of the policy ``spec`` (``random``/``zero``/a ``.zip``)."""
     env = jacwrap.make_sb3(env_name, episodes, jacobians=False)
@@ -75,8 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     else:
         print(
-            f"{a.env} {desc}: return {r.mean():.1f} +- {r.std():.1f} (standard error "
-            f"{standard_error(r):.1f}) over {len(r)} episodes, seed {a.seed}"
+            f"{a.env} {desc}: return {format_returns(r)} over {len(r)} episodes, seed {a.seed}"
         )
     return 0
 

@@ -19,7 +19,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from agents.evaluate import evaluate, standard_error
+from agents.evaluate import evaluate, format_returns, standard_error
 
 POLICY_DIR = Path(__file__).resolve().parent / "policies"
 RETURNS = POLICY_DIR / "returns.json"
@@ -72,19 +72,18 @@ def main(argv: list[str] | None = None) -> int:
         if not path.exists():
             continue
         returns, desc = evaluate(str(path), a.env, a.episodes, a.seed)
-        rows[name] = summary(returns)
-        r = rows[name]
+        rows[name] = returns
         print(
-            f"{a.env} {name} {desc}: {r['mean']:.1f} +- {r['std']:.1f} "
-            f"(standard error {r['sem']:.1f}, {a.episodes} episodes, seed {a.seed})"
+            f"{a.env} {name} {desc}: {format_returns(returns)}, "
+            f"{a.episodes} episodes, seed {a.seed}"
         )
     print("settings:", json.dumps(run_settings(a.candidate)))
-    better = "shipped" not in rows or rows["candidate"]["mean"] > rows["shipped"]["mean"]
+    better = "shipped" not in rows or rows["candidate"].mean() > rows["shipped"].mean()
     print("candidate is better" if better else "shipped stays (candidate is not better)")
     if a.apply and better:
         shutil.copy(a.candidate, shipped)
         table = json.loads(RETURNS.read_text())
-        table[a.env] = {**rows["candidate"], "seed": a.seed}
+        table[a.env] = {**summary(rows["candidate"]), "seed": a.seed}
         RETURNS.write_text(json.dumps(table, indent=2) + "\n")
         print(f"shipped {a.candidate} -> {shipped}; {RETURNS.name} updated")
     return 0

@@ -9,7 +9,7 @@ medians, and the median of the rounds' own ratios (paired: each round's two timi
 back to back). Target: at most 1.05.
 The states are those after 20 random steps from reset (feet on and off the ground).
 
-The process runs pinned to one core with XLA's Eigen threads off (as ``workers`` run and
+The process runs pinned to one core (as ``workers`` run and
 as ``bench_stages`` measures); ``--no-pin`` runs it as is.
 
     python -m bench.bench_contacts [--envs CheetahRun WalkerRun] [--batch 32]

@@ -14,7 +14,7 @@ stack (file names):
 - integration: ``euler`` (``_advance``, ``_integrate_pos``);
 - env: everything else (observation, reward, jacfwd's assembly, the sparsity).
 
-The process runs on one core (pinned, XLA's Eigen threads off, as ``workers`` run), so the
+The process runs on one core (pinned, as ``workers`` run), so the
 profile is per core and other jobs on the machine do not turn XLA's thread hand-offs inside
 the solver loop into waits (unpinned at load 13, CheetahRun's Jacobian step took 2.2 s a
 call, ~90x a quiet machine's, 96 % of it in the solver); ``--no-pin`` runs it as is.

@@ -4,7 +4,7 @@ On CPU, one XLA computation runs on about one core, and splitting a batch over s
 JAX host devices was measured unusable here (sharded compile of the CheetahRun Jacobian step
 > 200 s; see BENCHMARKS.md). :class:`ProcessEnvBatch` instead runs one
 :class:`jacwrap.batch.EnvBatch` per worker process (``workers`` of them, each with a
-contiguous slice of the envs and single-threaded XLA), steps them concurrently and joins the
+contiguous slice of the envs, pinned to a core of its own), steps them concurrently and joins the
 results. It has the interface of :class:`~jacwrap.batch.EnvBatch`, and env i gets exactly
 the seeds and actions it would get in a single process, so the results are the same.
 Compiles are shared through the persistent compilation cache.
@@ -15,11 +15,11 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import os
+import time
 from typing import Any
 
 import numpy as np
 
-from jacwrap._jax_setup import add_cpu_flags
 from jacwrap.batch import BatchStep, check_actions
 from jacwrap.envs import EnvInfo
 from jacwrap.errors import JacwrapError
@@ -31,13 +31,14 @@ class WorkerError(JacwrapError, RuntimeError):
 
 
 def pin_to_one_core(index: int = 0) -> None:
-    """Run this process on its allowed CPU ``index`` (modulo their number) with XLA's Eigen
-    threads off; call before JAX starts. XLA sizes its thread pools to the CPUs a process
-    may use, and pools that span every core fight each other across processes."""
+    """Run this process on its allowed CPU ``index`` (modulo their number); call before JAX
+    starts. XLA sizes its thread pools to the CPUs a process may use, and pools that span
+    every core fight each other across processes. No XLA flag changes: a worker's compiled
+    programs are those of an unpinned process, so each serves the other from the compile
+    cache (turning Eigen's threads off as well gained nothing, BENCHMARKS.md)."""
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     if len(cpus) > 1:
         os.sched_setaffinity(0, {cpus[index % len(cpus)]})
-    add_cpu_flags(flags=("--xla_cpu_multi_thread_eigen=false",))
 
 
 def _worker(conn, index: int, name: str, overrides: dict, num_envs: int, kwargs: dict) -> None:
@@ -168,11 +169,16 @@ class ProcessEnvBatch:
         self.last_obs, self.last_step = out.obs, out
         return out
 
-    def close(self) -> None:
-        for conn, proc in zip(self._conns, self._procs, strict=True):
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the workers: each is asked to exit, and those still running ``timeout``
+        seconds later (all together, e.g. one still compiling its unrolled step in the
+        background) are terminated."""
+        for conn in self._conns:
             with contextlib.suppress(BrokenPipeError, OSError):
                 conn.send(("close", None))
-            proc.join(timeout=5)
+        deadline = time.monotonic() + timeout
+        for proc in self._procs:
+            proc.join(timeout=max(0.0, deadline - time.monotonic()))
             if proc.is_alive():
                 proc.terminate()
         self._conns, self._procs = [], []

@@ -12,8 +12,8 @@ results' pytrees around it. Results are bit for bit those of the traced function
 (tests/test_step_cache.py).
 
 An entry is keyed by everything that shapes the traced program (:func:`base_key` and the
-arguments' structure and shapes): the Playground env (its class, its config and a hash of
-its MuJoCo model), the batch options (rows, Jacobians on or off, threshold), the source of
+arguments' structure and shapes): the Playground env (its class, its config but for the
+episode length, which no reset or step reads, and a hash of its MuJoCo model), the batch options (rows, Jacobians on or off, threshold), the source of
 jacwrap's step modules and the step's output fields, the versions of jax, jaxlib, mujoco,
 mujoco-mjx, playground, jacwrap and Python, and the JAX settings that change a trace (x64,
 PRNG, matmul precision). Any change makes a new key, never a stale hit. Envs that jacwrap
@@ -176,11 +176,20 @@ def model_hash(mj_model: Any) -> str:
     return hashlib.sha256(buf.tobytes()).hexdigest()
 
 
+#: Playground config entries that no env's ``reset`` or ``step`` reads, left out of the key:
+#: ``episode_length`` is read only by Playground's training wrappers (jacwrap counts a
+#: batch's steps against it on the host, :class:`jacwrap.batch.EnvBatch`), so batches of
+#: every episode length share one entry (tests/test_step_cache.py checks that the programs
+#: traced with two lengths are the same).
+UNTRACED_CONFIG = ("episode_length",)
+
+
 def env_fingerprint(env: Any) -> dict[str, str] | None:
     """What identifies a Playground env's traced step, or None when it cannot be known.
 
     A class outside Playground (its code is not versioned), ``reset``/``step`` replaced on
-    the instance, or a missing config or model: the env is traced every process.
+    the instance, or a missing config or model: the env is traced every process. The
+    config is the env's less :data:`UNTRACED_CONFIG`.
     """
     cls = type(env)
     if not cls.__module__.startswith("mujoco_playground."):
@@ -191,9 +200,10 @@ def env_fingerprint(env: Any) -> dict[str, str] | None:
     model = getattr(env, "mj_model", None)
     if not hasattr(config, "to_json") or model is None:
         return None
+    traced = {k: v for k, v in json.loads(config.to_json()).items() if k not in UNTRACED_CONFIG}
     return {
         "class": f"{cls.__module__}.{cls.__qualname__}",
-        "config": config.to_json(sort_keys=True),
+        "config": json.dumps(traced, sort_keys=True),
         "model": model_hash(model),
     }
 

@@ -351,6 +351,16 @@ def test_standard_error_of_the_mean_return():
     assert standard_error(np.array([7.0])) == 0.0
 
 
+def test_returns_print_the_decimals_their_standard_error_needs():
+    from agents.evaluate import format_returns
+
+    # standard error 0.032 (sample std 0.065 / 2): three decimals, two significant digits
+    near_target = format_returns(np.array([999.8, 999.75, 999.9, 999.85]))
+    assert near_target == "999.825 +- 0.056 (standard error 0.032)"
+    assert format_returns(np.array([500.0, 600.0, 700.0])) == "600.0 +- 81.6 (standard error 57.7)"
+    assert format_returns(np.array([5.0])) == "5.0 +- 0.0 (standard error 0.0)"
+
+
 def shipped_returns() -> dict:
     import json
 

@@ -87,17 +87,17 @@ def test_truncates_at_episode_length_and_compiles_once():
         _, _, term, trunc, _ = env.step(np.zeros(1, np.float32))
         flags.append((term, trunc))
     assert flags == [(False, False)] * 3 + [(False, True)]
-    vec = jacwrap.make_vec(NAME, 3, episode_length=4)
+    vec = jacwrap.make_vec(NAME, 2, episode_length=4)
     vec.reset(seed=0)
     for _ in range(9):  # crosses two same-step auto-resets
-        vec.step(np.zeros((3, 1)))
+        vec.step(np.zeros((2, 1)))
     # No hidden second compile: reset states have the step's exact array types.
     assert vec._batch._step._cache_size() == 1
     assert env._batch._step._cache_size() == 1
 
 
 def test_vector_env_equals_single_env():
-    seeds, steps, b = 10, 6, 3
+    seeds, steps, b = 10, 6, 2
     rng = np.random.default_rng(0)
     actions = rng.uniform(-1, 1, (steps, b, 1)).astype(np.float32)
     vec = jacwrap.make_vec(NAME, b)

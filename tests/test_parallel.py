@@ -37,9 +37,10 @@ def test_two_workers_equal_one_process_across_an_autoreset():
 
 
 def test_worker_errors_are_typed():
-    vec = jacwrap.make_vec("CartpoleBalance", 2, workers=2)
+    # The batch of the test above: the workers load what it compiled.
+    vec = jacwrap.make_vec("CartpoleBalance", 4, workers=2, episode_length=3)
     vec.reset(seed=0)
-    with pytest.raises(jacwrap.ActionError, match=r"\(2, 1\)"):
+    with pytest.raises(jacwrap.ActionError, match=r"\(4, 1\)"):
         vec.step(np.zeros((3, 1)))
     vec.close()
     with pytest.raises(ValueError, match="workers"):

@@ -23,15 +23,15 @@ import jacwrap.batch as batch_module
 from jacwrap import step_cache
 from jacwrap._jax_setup import step_cache_dir
 from jacwrap.batch import EnvBatch, compiled_batch
-from jacwrap.envs import describe, load_playground
+from jacwrap.envs import PAPER_ENVS, describe, load_playground
 from jacwrap.jacobians import StepResult
 from jacwrap.sparsity import GROUND_TRUTH_THRESHOLD
 from jacwrap.step_cache import StepCacheWarning
 
 NAME = "CartpoleBalance"
-B = 3
-SEEDS = [0, 1, 2]
-ACTIONS = np.array([[[0.7], [-0.4], [0.1]], [[-0.9], [0.5], [0.3]]])
+B = 2  # the batch of tests/test_envs.py: its compiled code comes from their compile cache
+SEEDS = [0, 1]
+ACTIONS = np.array([[[0.7], [-0.4]], [[-0.9], [0.5]]])
 FIELDS = ("obs", "reward", "next_state", "jac_state", "jac_action", "sparsity", "finite")
 FIELDS += ("contacts", "contacts_start", "n_contacts", "n_constraints")
 
@@ -161,12 +161,40 @@ def test_another_env_config_or_model_is_another_key():
     code = [batch_module]
     same = step_cache.base_key(load_playground(NAME, fresh=True), options, code)
     assert step_cache.base_key(env, options, code) == same
-    longer = load_playground(NAME, fresh=True, episode_length=7)
-    assert step_cache.base_key(longer, options, code)["env"]["config"] != same["env"]["config"]
+    coarser = load_playground(NAME, fresh=True, ctrl_dt=0.02)
+    assert step_cache.base_key(coarser, options, code)["env"]["config"] != same["env"]["config"]
     env.mj_model.opt.timestep *= 2  # the model is hashed, not just the task's name
     assert step_cache.base_key(env, options, code)["env"]["model"] != same["env"]["model"]
     env.reset = env.reset  # replaced on the instance: not describable by class and config
     assert step_cache.base_key(env, options, code) is None
+
+
+def _programs(env) -> tuple[str, str]:
+    """StableHLO of a Playground env's own reset and step (one env, no jacwrap code)."""
+    key = jax.random.PRNGKey(0)
+    state = jax.eval_shape(env.reset, key)
+    action = jax.ShapeDtypeStruct((env.action_size,), jnp.float64)
+    return jax.jit(env.reset).lower(key).as_text(), jax.jit(env.step).lower(state, action).as_text()
+
+
+_OTHER_TASKS = [t for t in PAPER_ENVS if t != NAME]
+
+
+@pytest.mark.parametrize(
+    "name", [NAME, *(pytest.param(t, marks=pytest.mark.slow) for t in _OTHER_TASKS)]
+)
+def test_every_episode_length_shares_the_key_because_no_program_reads_it(name):
+    """jacwrap truncates episodes on the host, so the key leaves Playground's episode_length
+    out (step_cache.UNTRACED_CONFIG); what makes that right: reset and step trace to the
+    same programs whatever the length, and not whatever the control period."""
+    env = load_playground(name, fresh=True)
+    longer = load_playground(name, fresh=True, episode_length=7)
+    options, code = {"rows": B}, [batch_module]
+    assert step_cache.base_key(longer, options, code) == step_cache.base_key(env, options, code)
+    assert longer._config.episode_length == 7  # the env itself keeps the user's config
+    assert _programs(longer) == _programs(env)
+    coarser = load_playground(name, fresh=True, ctrl_dt=2 * env._config.ctrl_dt)
+    assert _programs(coarser)[1] != _programs(env)[1]
 
 
 def test_the_step_source_is_part_of_the_key(tmp_path):
@@ -415,7 +443,7 @@ class Spy:
 sys.meta_path.insert(0, Spy())
 import jacwrap
 from jacwrap.batch import EnvBatch
-from jacwrap.envs import describe, load_playground
+from jacwrap.envs import PAPER_ENVS, describe, load_playground
 env = load_playground({NAME!r})
 batch = EnvBatch(env, describe(env, {NAME!r}), {B})
 obs, _ = batch.reset({SEEDS!r})
