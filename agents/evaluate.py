@@ -84,9 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     else:
-        print(
-            f"{a.env} {desc}: return {format_returns(r)} over {len(r)} episodes, seed {a.seed}"
-        )
+        print(f"{a.env} {desc}: return {format_returns(r)} over {len(r)} episodes, seed {a.seed}")
     return 0
 
 
