@@ -38,7 +38,7 @@ NORMALISED_4M = {
 }
 
 PRESETS: dict[str, dict] = {
-    "CartpoleBalance": {"total_timesteps": 3_006_464, "eval_episodes": 30},
+    "CartpoleBalance": {"total_timesteps": 6_012_928, "eval_episodes": 30, "lr_schedule": "linear"},
     "ReacherHard": {
         "total_timesteps": 3_006_464,
         "eval_episodes": 30,
