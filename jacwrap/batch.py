@@ -18,6 +18,7 @@ Batches of the same env object, size and options share their compiled functions
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -324,6 +325,9 @@ class EnvBatch:
         autoreset: bool = True,
         solver_tangent: str = "auto",
     ):
+        # A plain int: NumPy's (e.g. a slice of np.linspace bounds) would print as
+        # np.int64(2) in the step cache's key and miss every entry a plain 2 wrote.
+        num_envs = operator.index(num_envs)
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         if solver_tangent not in TANGENTS:

@@ -93,7 +93,7 @@ class ProcessEnvBatch:
         self.autoreset = autoreset
         self.workers = workers
         bounds = np.linspace(0, num_envs, workers + 1).round().astype(int)
-        self._slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        self._slices = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
         ctx = mp.get_context("spawn")
         kwargs = {"jacobians": jacobians, "threshold": threshold, "autoreset": autoreset}
         self._conns = []

@@ -208,6 +208,11 @@ def env_fingerprint(env: Any) -> dict[str, str] | None:
     }
 
 
+def _plain(value: Any) -> Any:
+    """A NumPy scalar as the Python number it equals (``np.int64(2)`` prints otherwise)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def base_key(env: Any, options: dict[str, Any], code: Sequence[Any]) -> dict[str, Any] | None:
     """Key parts shared by an env's cached functions; None when the env is not cacheable.
 
@@ -220,7 +225,7 @@ def base_key(env: Any, options: dict[str, Any], code: Sequence[Any]) -> dict[str
     return {
         "format": FORMAT,
         "env": env_parts,
-        "options": {k: repr(v) for k, v in sorted(options.items())},
+        "options": {k: repr(_plain(v)) for k, v in sorted(options.items())},
         "code": source_hash(code),
         "versions": versions(),
         "jax": jax_settings(),

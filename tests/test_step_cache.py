@@ -133,6 +133,8 @@ def test_another_version_option_or_output_is_never_served_stale(cold, monkeypatc
     directory, _ = cold
     monkeypatch.setenv("JACWRAP_STEP_CACHE_DIR", str(directory))
     assert _found(directory)  # the same key: found
+    # NumPy's 2 is the same batch (a worker's share of np.linspace bounds was np.int64)
+    assert _found(directory, rows=np.int64(B))
     assert not _found(directory, threshold=1e-6)
     assert not _found(directory, jacobians=False)
     assert not _found(directory, rows=B + 1)
