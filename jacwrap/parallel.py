@@ -121,7 +121,13 @@ class ProcessEnvBatch:
             try:
                 status, value = conn.recv()
             except EOFError as exc:
-                raise WorkerError(f"{self.info.name}: worker {i} died") from exc
+                proc = self._procs[i]
+                proc.join(timeout=1)
+                raise WorkerError(
+                    f"{self.info.name}: worker {i} died (exit code {proc.exitcode}); workers "
+                    "are spawned processes that import the main module again, so a script "
+                    "that starts them must do so under `if __name__ == '__main__':`"
+                ) from exc
             if status != "ok":
                 raise WorkerError(f"{self.info.name}: worker {i}: {value}")
             out.append(value)

@@ -45,3 +45,17 @@ def test_worker_errors_are_typed():
     vec.close()
     with pytest.raises(ValueError, match="workers"):
         jacwrap.make_vec("CartpoleBalance", 2, workers=3)
+
+
+def test_a_script_without_a_main_guard_is_told_what_to_add(tmp_path):
+    """Workers are spawned: they import the user's script again, which starts workers again."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "train.py"
+    script.write_text("import jacwrap\njacwrap.make_vec('CartpoleBalance', 4, workers=2)\n")
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode != 0
+    assert "WorkerError" in proc.stderr and "if __name__ == '__main__':" in proc.stderr
