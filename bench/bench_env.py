@@ -88,12 +88,15 @@ def fd_samples(name: str, samples: int = 20) -> list[tuple]:
     return out
 
 
-def fd_throughput(name: str, samples: int = 20) -> tuple[float, float]:
+def fd_throughput(name: str, seconds: float = 3.0, samples: int = 20) -> tuple[float, float]:
     """MuJoCo C finite-difference Jacobian steps/s on one core: (whole-step, chained).
 
     Whole-step (the oracle, docs/SCIENCE.md): 2 (n + m) + 1 env steps from the same warm start, in
     one ``mujoco.rollout`` call. Chained: ``mjd_transitionFD`` at every substep, multiplied
-    (exact only while no constraint is active).
+    (exact only while no constraint is active). Each form cycles over the same ``samples``
+    states for ``seconds`` after one untimed pass, as long as the Jacobian rows are timed
+    (one pass of 20 states lasts under 0.1 s, and twelve passes in a row of WalkerRun's ran
+    at 264-330 steps/s, the first ones fastest: one pass was the old, noisy peer).
     """
     from jacwrap.envs import describe, load_playground
     from jacwrap.finite_differences import chained_fd, whole_step_fd
@@ -102,14 +105,18 @@ def fd_throughput(name: str, samples: int = 20) -> tuple[float, float]:
     k = describe(env, name).n_substeps
     model = env.mj_model
     states = fd_samples(name, samples)
-    t0 = time.perf_counter()
-    for q, v, w, a in states:
-        whole_step_fd(model, q, v, a, k, qacc_warmstart=w)
-    t1 = time.perf_counter()
-    for q, v, w, a in states:
-        chained_fd(model, q, v, a, k, qacc_warmstart=w)
-    t2 = time.perf_counter()
-    return samples / (t1 - t0), samples / (t2 - t1)
+
+    def rate(fd) -> float:
+        for q, v, w, a in states:  # untimed: first-call costs
+            fd(model, q, v, a, k, qacc_warmstart=w)
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            q, v, w, a = states[n % len(states)]
+            fd(model, q, v, a, k, qacc_warmstart=w)
+            n += 1
+        return n / (time.perf_counter() - t0)
+
+    return rate(whole_step_fd), rate(chained_fd)
 
 
 _FIRST_STEP = r"""
@@ -179,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.envs:
         env = load_playground(name)
         info = describe(env, name)
-        whole, chained = fd_throughput(name)
+        whole, chained = fd_throughput(name, args.seconds)
         for batch in args.batches:
             plain, _, _ = throughput(name, batch, False, args.seconds)
             jac, stats, busy = throughput(name, batch, True, args.seconds)
