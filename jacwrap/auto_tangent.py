@@ -1,8 +1,9 @@
 """``solver_tangent="auto"``: which rows keep the implicit Jacobians, and the unrolled redo.
 
 The implicit Jacobian step (:mod:`jacwrap.solver_tangent`) and its check along v
-(:func:`jacwrap.jacobians.check_along`) are two compiled programs; :func:`exact_rows`
-compares their results on the host. Rows that fail get their Jacobians from the unrolled
+(:func:`jacwrap.jacobians.unrolled_along`) are two compiled programs; :func:`exact_rows`
+compares their results on the host and, only for the calls where they disagree, asks a
+third for the centered difference that decides (:func:`jacwrap.jacobians.difference_along`). Rows that fail get their Jacobians from the unrolled
 step (:func:`with_unrolled_rows`), and :class:`TangentStats` decides, from how often that
 happened, whether the next call tries the implicit step at all. State lives in the batch
 (:class:`jacwrap.batch.EnvBatch`); these are its parts.
@@ -71,21 +72,29 @@ class TangentStats:
         self._next_skip = self.skip
 
 
-def exact_rows(results: list[Any], checks: list[Any]) -> list[np.ndarray]:
+def exact_rows(
+    results: list[Any], alongs: list[Any], difference: Callable[[int], Any]
+) -> list[np.ndarray]:
     """Per sub-batch call, (rows,) bool: where the implicit Jacobians are the step's derivative.
 
     ``results``: the implicit step's batched :class:`~jacwrap.jacobians.StepResult` of each
-    call; ``checks``: the batched :class:`~jacwrap.jacobians.Along` of the same calls.
-    :func:`jacwrap.solver_tangent.check` on the host (one small matrix-vector product a row).
+    call; ``alongs``: the batched :func:`~jacwrap.jacobians.unrolled_along` of the same calls;
+    ``difference(i)``: dispatches call ``i``'s batched
+    :func:`~jacwrap.jacobians.difference_along`, asked only for the calls where some row's
+    ``J v`` and unrolled tangent disagree (:func:`jacwrap.solver_tangent.agrees`); those
+    are all dispatched before any is read back. :func:`jacwrap.solver_tangent.check` on the
+    host (one small matrix-vector product a row).
     """
     host = jax.device_get(
-        [(r.jac_state, r.jac_action, c) for r, c in zip(results, checks, strict=True)]
+        [(r.jac_state, r.jac_action, u) for r, u in zip(results, alongs, strict=True)]
     )
-    out = []
-    for js, ja, along in host:
-        jac = np.concatenate([js, ja], axis=-1)
-        v = solver_tangent.check_direction(jac.shape[-1], jac.dtype)
-        out.append(solver_tangent.check(jac, v, along.unrolled, along.difference))
+    jacs = [np.concatenate([js, ja], axis=-1) for js, ja, _ in host]
+    vs = [solver_tangent.check_direction(j.shape[-1], j.dtype) for j in jacs]
+    out = [solver_tangent.agrees(j, v, u) for j, v, (_, _, u) in zip(jacs, vs, host, strict=True)]
+    undecided = [i for i, ok in enumerate(out) if not ok.all()]
+    fds = jax.device_get([difference(i) for i in undecided])
+    for i, fd in zip(undecided, fds, strict=True):
+        out[i] = solver_tangent.check(jacs[i], vs[i], host[i][2], fd)
     return out
 
 

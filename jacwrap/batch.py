@@ -30,7 +30,13 @@ import numpy as np
 from jacwrap.auto_tangent import TangentStats, exact_rows, with_unrolled_rows
 from jacwrap.envs import EnvInfo
 from jacwrap.errors import ActionError, UnsupportedEnvError
-from jacwrap.jacobians import check_along, jacobian_step, plain_step, state_vector
+from jacwrap.jacobians import (
+    difference_along,
+    jacobian_step,
+    plain_step,
+    state_vector,
+    unrolled_along,
+)
 from jacwrap.solver_tangent import TANGENTS
 from jacwrap.sparsity import GROUND_TRUTH_THRESHOLD
 
@@ -104,9 +110,11 @@ class CompiledBatch:
     ``reset(keys) -> (state, s)``, ``step(state, actions) -> StepResult`` (vmapped) and
     ``merge(mask, new, old)`` (auto-reset), with the batch sharding (None on one device).
     Under the ``"auto"`` solver tangent, ``step`` is the implicit Jacobian step,
-    ``check(state, actions) -> Along`` its check (:func:`jacwrap.jacobians.check_along`,
-    vmapped) and ``unrolled`` the unrolled Jacobian step; otherwise both are None.
-    ``traces`` holds the step cache's functions (reset, step[, check, unrolled]) where the
+    ``check(state, actions)`` its check (:func:`jacwrap.jacobians.unrolled_along`, vmapped),
+    ``unrolled`` the unrolled Jacobian step and ``difference(state, actions)`` the centered
+    difference that decides a disagreeing check (:func:`jacwrap.jacobians.difference_along`,
+    vmapped); otherwise all three are None. ``traces`` holds the step cache's functions
+    (reset, step[, check, unrolled, difference]) where the
     step cache serves this batch (:mod:`jacwrap.step_cache`; their ``loaded``/``traced``
     count where each trace came from), else None.
     """
@@ -119,13 +127,22 @@ class CompiledBatch:
     traces: tuple[Any, ...] | None = None
     check: Callable | None = None
     unrolled: Callable | None = None
+    difference: Callable | None = None
     pending: list = field(default_factory=list, compare=False)  # threads still compiling
 
     def unrolled_step(self) -> Callable:
         """The unrolled step, once any background compile of it has finished."""
+        self._wait()
+        return self.unrolled
+
+    def difference_along(self) -> Callable:
+        """The centered difference along v, once any background compile of it has finished."""
+        self._wait()
+        return self.difference
+
+    def _wait(self) -> None:
         for thread in self.pending:
             thread.join()
-        return self.unrolled
 
 
 #: (id(env), num_envs, jacobians, threshold, shard) -> CompiledBatch. Envs built one at a time
@@ -213,8 +230,9 @@ def _build_compiled(
     fns = {"reset": reset, "step": jax.vmap(one)}
     if tangent == "auto":
         fns["step"] = jax.vmap(functools.partial(one, tangent="implicit"))
-        fns["check"] = jax.vmap(functools.partial(check_along, env))
+        fns["check"] = jax.vmap(functools.partial(unrolled_along, env))
         fns["unrolled"] = jax.vmap(one)
+        fns["difference"] = jax.vmap(functools.partial(difference_along, env))
     traces = None
     if sharding is None:  # the step cache keeps one-device steps only
         traces = _step_cache(env, fns, num_envs, jacobians, threshold, tangent)
@@ -231,13 +249,13 @@ def _build_compiled(
 
 
 #: Functions of an auto-tangent batch that its first step needs (reset, step, check); the
-#: unrolled step after them is needed only where a check fails.
+#: unrolled step and the difference after them are needed only where a check disagrees.
 _EAGER = 3
 
 
 def _step_cache(env, fns, num_envs, jacobians, threshold, tangent) -> tuple[Any, ...] | None:
-    """The functions ``fns`` (name -> function: reset, step[, check, unrolled]) served by the
-    step cache (:mod:`jacwrap.step_cache`), in that order, or None.
+    """The functions ``fns`` (name -> function: reset, step[, check, unrolled, difference])
+    served by the step cache (:mod:`jacwrap.step_cache`), in that order, or None.
 
     None when the cache is off, the env is not one it can key, or this module's step
     functions were replaced (a test counting traces): those are traced as before. The
@@ -290,10 +308,11 @@ def _compile_ahead(fns: CompiledBatch, num_envs: int) -> None:
     JAX's compile cache or from XLA, each program in its own thread
     (:func:`jacwrap.step_cache.compile_batch`), so that a cold start costs the traces plus
     the compiles shared over the cores, not the sum of the compiles. The auto tangent's
-    unrolled step, needed only where a check fails, is loaded at its first use where its
-    trace is on disk (about a second), else traced and compiled in a background thread
-    (:attr:`CompiledBatch.pending`) once the others are: a cold batch steps that much sooner,
-    and waits for it only if a check fails before it is ready.
+    unrolled step and difference, needed only where a check disagrees, are loaded at their
+    first use where their traces are on disk (about a second), else traced and compiled in
+    a background thread (:attr:`CompiledBatch.pending`) once the others are: a cold batch
+    steps that much sooner, and waits for them only if a check disagrees before they are
+    ready.
     """
     from jacwrap import step_cache
 
@@ -535,21 +554,23 @@ class EnvBatch:
     def prepare(self) -> None:
         """Compile (or load from the caches) every step this batch may call, now.
 
-        Under ``solver_tangent="auto"`` the unrolled step is otherwise loaded from the caches
-        at the first step that needs it (about a second; on a cold start it was compiled
-        with the rest). For benchmarks, and for runs that must not pause later. Call after
-        :meth:`reset`.
+        Under ``solver_tangent="auto"`` the unrolled step and the difference along v are
+        otherwise loaded from the caches at the first step that needs them (about a second
+        each; on a cold start they compile in the background). For benchmarks, and for runs
+        that must not pause later. Call after :meth:`reset`.
         """
         if self._states is None:
             raise RuntimeError("call reset() before prepare()")
         if self._auto:
             actions = self._place(jnp.zeros((self._rows, self.info.nu)))
-            self._fns.unrolled_step().lower(self._states[0], actions).compile()
+            for fn in (self._fns.unrolled_step(), self._fns.difference_along()):
+                fn.lower(self._states[0], actions).compile()
 
     def _redo_inexact(self, parts: list[Any], results: list[Any], checks: list[Any]) -> list[Any]:
         """Auto tangents: the rows whose implicit Jacobians fail their check, unrolled."""
         out = []
-        exact = exact_rows(results, checks)
+        states, fns = self._states, self._fns
+        exact = exact_rows(results, checks, lambda i: fns.difference_along()(states[i], parts[i]))
         for st, a, r, ok in zip(self._states, parts, results, exact, strict=True):
             redo = not np.all(ok)
             self.tangent_stats.record(redo)

@@ -7,7 +7,8 @@ forward-mode autodiff (``jax.jacfwd``: n + m tangent propagations, the primal on
 reverse mode does not go through MJX's constraint solver loop. The solver itself is
 differentiated through its loop (``tangent="unrolled"``) or implicitly at its solution
 (``tangent="implicit"``, :mod:`jacwrap.solver_tangent`), which is the step's derivative only
-where the solver converged: :func:`check_along` gives what tells them apart, per step.
+where the solver converged: :func:`unrolled_along` and :func:`difference_along` give what
+tells them apart, per step.
 
 Rows of both Jacobians are next-state variables, columns the current state (qpos, qvel)
 or action variables, in that order.
@@ -46,13 +47,6 @@ class StepResult(NamedTuple):
     n_constraints: jax.Array  # () int32, active constraint rows, max over substeps
 
 
-class Along(NamedTuple):
-    """The step's derivative along the check direction v, two ways (:func:`check_along`)."""
-
-    unrolled: jax.Array  # (n,): forward mode through the solver loop along v
-    difference: jax.Array  # (n,): the centered difference of the step along v
-
-
 def state_vector(data: Any) -> jax.Array:
     """s = concat(qpos, qvel) of an MJX data."""
     return jnp.concatenate([data.qpos, data.qvel], axis=-1)
@@ -88,8 +82,8 @@ def jacobian_step(
     ``contacts=False`` leaves out the contact summary ((0,) masks, counts of -1).
     ``tangent``: ``"unrolled"`` (forward mode through the constraint solver's loop) or
     ``"implicit"`` (:mod:`jacwrap.solver_tangent`; J is the step's derivative where
-    :func:`jacwrap.solver_tangent.check` of :func:`check_along` passes: redo the step
-    unrolled where not).
+    :func:`jacwrap.solver_tangent.check` passes (:func:`unrolled_along`,
+    :func:`difference_along`): redo the step unrolled where not).
     """
     if tangent not in ("unrolled", "implicit"):
         raise ValueError(f"tangent must be 'unrolled' or 'implicit', got {tangent!r}")
@@ -107,11 +101,8 @@ def jacobian_step(
     return StepResult(nxt, state_vector(nxt.data), js, ja, sp, finite, *con)
 
 
-def check_along(env: Any, state: Any, action: jax.Array) -> Along:
-    """The step's derivative along the fixed check direction v of (s, a), unrolled and by
-    centered differences (unbatched; vmap it): what :func:`jacwrap.solver_tangent.check`
-    compares an implicit ``[J_s | J_a] @ v`` with. A program of its own, so that the implicit
-    Jacobian step stays small (it compiles and loads beside it)."""
+def _along(env: Any, state: Any, action: jax.Array) -> tuple[jax.Array, jax.Array, Callable]:
+    """(x = (s, a), the check direction v, x -> s') of one state: what the checks differentiate."""
     s = state_vector(state.data)
     n = s.shape[0]
     x = jnp.concatenate([s, action])
@@ -120,10 +111,28 @@ def check_along(env: Any, state: Any, action: jax.Array) -> Along:
     def step(x_):
         return transition(env, state, x_[:n], x_[n:])[0]
 
-    _, unrolled = jax.jvp(step, (x,), (v,))
+    return x, v, step
+
+
+def unrolled_along(env: Any, state: Any, action: jax.Array) -> jax.Array:
+    """(n,): the step's derivative along the fixed check direction v of (s, a), by forward
+    mode through the solver loop (unbatched; vmap it): what
+    :func:`jacwrap.solver_tangent.agrees` compares an implicit ``[J_s | J_a] @ v`` with. A
+    program of its own, so that the implicit Jacobian step stays small (it compiles and
+    loads beside it)."""
+    x, v, step = _along(env, state, action)
+    return jax.jvp(step, (x,), (v,))[1]
+
+
+def difference_along(env: Any, state: Any, action: jax.Array) -> jax.Array:
+    """(n,): the centered difference of the step along v (unbatched; vmap it), which decides
+    :func:`jacwrap.solver_tangent.check` where :func:`unrolled_along` and the implicit
+    Jacobian disagree. Its own program too, called only for those calls: it costs as much
+    as :func:`unrolled_along` (CheetahRun, batch 32: 1.7 ms each; BENCHMARKS.md)."""
+    x, v, step = _along(env, state, action)
     eps = _solver_tangent.FD_EPS
     plus, minus = jax.vmap(step)(jnp.stack([x + eps * v, x - eps * v]))  # one plain step traced
-    return Along(unrolled, (plus - minus) / (2 * eps))
+    return (plus - minus) / (2 * eps)
 
 
 def plain_step(env: Any, state: Any, action: jax.Array, contacts: bool = True) -> StepResult:

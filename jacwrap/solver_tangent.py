@@ -28,9 +28,10 @@ iteration path, and only forward mode through the loop gives its derivative. Rat
 telling those cases apart from the solver's internals, each implicit Jacobian J is checked
 along one fixed direction v (:func:`check`): ``J v`` against forward mode through the loop
 (one tangent instead of n + m) and, where those differ, against the centered difference of
-the step along v, which decides which tangent is the step's derivative. A J that differs
-from the derivative differs along almost every v, so the check catches it;
-:class:`jacwrap.batch.EnvBatch` recomputes the rows that fail with the unrolled step.
+the step along v (a program called only then), which decides which tangent is the step's
+derivative. A J that differs from the derivative differs along almost every v, so the
+check catches it; :class:`jacwrap.batch.EnvBatch` recomputes the rows that fail with the
+unrolled step.
 """
 
 from __future__ import annotations
@@ -83,25 +84,43 @@ def check_direction(size: int, dtype: Any = np.float64) -> np.ndarray:
     return np.random.default_rng(0).standard_normal(size).astype(dtype)
 
 
+def _host(*xs: Any) -> list[np.ndarray]:
+    return [np.asarray(x, dtype=np.float64) for x in xs]
+
+
+def _scale(jac: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``max |J| * sum |v|`` per Jacobian: what the check's tolerances are relative to."""
+    return np.abs(jac).max(axis=(-2, -1)) * np.abs(v).sum()
+
+
+def agrees(jac: np.ndarray, v: np.ndarray, unrolled: np.ndarray) -> np.ndarray:
+    """Whether each implicit ``jac @ v`` equals ``unrolled`` (forward mode through the solver
+    loop along v, :func:`jacwrap.jacobians.unrolled_along`) to :data:`CHECK_RTOL`: (...,)
+    bool. True passes :func:`check` without the centered difference, which is needed (and
+    computed) only where this is False. False where anything is not finite."""
+    jac, v, unrolled = _host(jac, v, unrolled)
+    with np.errstate(invalid="ignore"):  # NaN compares False: not exact
+        return np.abs(jac @ v - unrolled).max(axis=-1) <= CHECK_RTOL * _scale(jac, v)
+
+
 def check(jac: np.ndarray, v: np.ndarray, unrolled: np.ndarray, fd: np.ndarray) -> np.ndarray:
     """Whether each implicit Jacobian is the step's derivative: (...,) bool (host, NumPy).
 
     ``jac``: (..., n, n + m) = [J_s | J_a]; ``unrolled``: (..., n) forward mode through the
     solver loop along v; ``fd``: (..., n) the centered difference of the step along v
-    (:func:`jacwrap.jacobians.check_along`). ``jac @ v`` must equal ``unrolled`` (to
-    :data:`CHECK_RTOL`), or, where the two tangents differ, the difference must side with
+    (:func:`jacwrap.jacobians.difference_along`). ``jac @ v`` must equal ``unrolled``
+    (:func:`agrees`), or, where the two tangents differ, the difference must side with
     ``jac``: ``jac @ v`` within :data:`FD_RTOL` of ``fd`` and ``unrolled`` not (the warm start
     kept by the line search, where forward mode through the loop has no tangent). False where
     anything is not finite.
     """
-    jac, v, unrolled, fd = (np.asarray(x, dtype=np.float64) for x in (jac, v, unrolled, fd))
-    scale = np.abs(jac).max(axis=(-2, -1)) * np.abs(v).sum()
+    jac, v, unrolled, fd = _host(jac, v, unrolled, fd)
+    scale = _scale(jac, v)
     jv = jac @ v
     with np.errstate(invalid="ignore"):  # NaN compares False: not exact
-        same = np.abs(jv - unrolled).max(axis=-1) <= CHECK_RTOL * scale
         implicit_right = np.abs(jv - fd).max(axis=-1) <= FD_RTOL * scale
         unrolled_right = np.abs(unrolled - fd).max(axis=-1) <= FD_RTOL * scale
-    return same | (implicit_right & ~unrolled_right)
+    return agrees(jac, v, unrolled) | (implicit_right & ~unrolled_right)
 
 
 def implicit_solve(m: Any, d: Any) -> Any:

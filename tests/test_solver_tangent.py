@@ -152,3 +152,39 @@ def test_check_keeps_a_jacobian_only_where_it_is_the_derivative_along_v():
     # Within the tolerance (1e-9 of max|J| sum|v|) the two tangents count as equal.
     near = jv + 0.5 * solver_tangent.CHECK_RTOL * scale[:, None]
     assert solver_tangent.check(jac[:4], v, near[:4], near[:4] + 1.0).all()
+
+
+def test_exact_rows_asks_for_the_difference_only_for_calls_that_disagree():
+    """auto_tangent.exact_rows: a call whose every J v equals the unrolled tangent is decided
+    without the centered difference (agrees); a call with one disagreeing row gets its
+    difference, and the check it decides is solver_tangent.check's on the whole call."""
+    from types import SimpleNamespace
+
+    from jacwrap.auto_tangent import exact_rows
+
+    rng = np.random.default_rng(2)
+    n, m, rows = 3, 1, 4
+    jac = rng.standard_normal((2, rows, n, n + m))
+    v = solver_tangent.check_direction(n + m)
+    jv = jac @ v
+    unrolled = jv.copy()
+    unrolled[1, 2, 0] += 1e-3  # call 1, row 2: the tangents disagree
+    fd = jv.copy()  # ... and the difference sides with J: kept
+    results = [SimpleNamespace(jac_state=j[..., :n], jac_action=j[..., n:]) for j in jac]
+    asked = []
+
+    def difference(i):
+        asked.append(i)
+        return jnp.asarray(fd[i])
+
+    got = exact_rows(results, list(unrolled), difference)
+    assert asked == [1]
+    assert got[0].tolist() == [True] * rows
+    assert got[1].tolist() == solver_tangent.check(jac[1], v, unrolled[1], fd[1]).tolist()
+    assert got[1].tolist() == [True] * rows
+    fd[1, 2] = unrolled[1, 2]  # the difference sides with the unrolled tangent: redone
+    asked.clear()
+    got = exact_rows(results, list(unrolled), difference)
+    assert asked == [1] and got[1].tolist() == [True, True, False, True]
+    assert solver_tangent.agrees(jac[0], v, unrolled[0]).all()
+    assert solver_tangent.agrees(jac[1], v, unrolled[1]).tolist() == [True, True, False, True]

@@ -86,10 +86,10 @@ def cold(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("JACWRAP_STEP_CACHE_DIR", str(directory))
         out, batch = _run()
-        batch.prepare()  # cold: the unrolled step compiles in the background; wait for it
-        assert _counts(_traces(batch)) == [(0, 1)] * 4
+        batch.prepare()  # cold: the unrolled step and difference compile in the background
+        assert _counts(_traces(batch)) == [(0, 1)] * 5
     batch_module.clear_compiled()
-    assert len(list(directory.glob("*.jwstep"))) == 4
+    assert len(list(directory.glob("*.jwstep"))) == 5
     return directory, out
 
 
@@ -98,8 +98,10 @@ def test_loaded_step_is_bit_identical_to_the_traced_step_and_traces_nothing(cold
     monkeypatch.setenv("JACWRAP_STEP_CACHE_DIR", str(directory))
     calls = _count_env_calls(monkeypatch)
     loaded, batch = _run()
-    # Warm: reset, step and check loaded ahead; the unrolled step only if a check fails.
-    assert _counts(_traces(batch)[:3]) == [(1, 0)] * 3 and _traces(batch)[3].traced == 0
+    # Warm: reset, step and check loaded ahead; the unrolled step and the difference only
+    # if a check disagrees.
+    assert _counts(_traces(batch)[:3]) == [(1, 0)] * 3
+    assert [f.traced for f in _traces(batch)[3:]] == [0, 0]
     assert calls == []
     assert batch._step._cache_size() == 1  # compiled ahead for the very arrays it is called on
     _assert_identical(first, loaded)
@@ -412,7 +414,7 @@ def test_a_prefetched_start_is_the_traced_step_bit_for_bit(cold, indexed, monkey
     fns = _traces(batch)
     assert all(f.prefetched for f in fns[:3]) and job.compiled
     assert fns[:3] == job.functions  # the batch calls the prefetch's reset, step and check
-    assert _counts(fns[:3]) == [(1, 0)] * 3 and fns[3].traced == 0
+    assert _counts(fns[:3]) == [(1, 0)] * 3 and [f.traced for f in fns[3:]] == [0, 0]
     assert calls == []
     assert batch._step._cache_size() == 1  # compiled in the background for these arrays
     _assert_identical(cold[1], out)
