@@ -3,9 +3,10 @@
 The implicit Jacobian step (:mod:`jacwrap.solver_tangent`) and its check along v
 (:func:`jacwrap.jacobians.unrolled_along`) are two compiled programs; :func:`exact_rows`
 compares their results on the host and, only for the calls where they disagree, asks a
-third for the centered difference that decides (:func:`jacwrap.jacobians.difference_along`). Rows that fail get their Jacobians from the unrolled
-step (:func:`with_unrolled_rows`), and :class:`TangentStats` decides, from how often that
-happened, whether the next call tries the implicit step at all. State lives in the batch
+third for the centered difference that decides (:func:`jacwrap.jacobians.difference_along`).
+Rows that fail get their Jacobians from the unrolled step (:func:`with_unrolled_rows`), and
+:class:`TangentStats` decides, from how often that happened, whether the next call tries
+the implicit step at all. State lives in the batch
 (:class:`jacwrap.batch.EnvBatch`); these are its parts.
 """
 
