@@ -93,14 +93,19 @@ def _scale(jac: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.abs(jac).max(axis=(-2, -1)) * np.abs(v).sum()
 
 
+def _close(a: np.ndarray, b: np.ndarray, rtol: float, scale: np.ndarray) -> np.ndarray:
+    """Whether the vectors ``a`` and ``b`` agree to ``rtol * scale``; NaN compares False."""
+    with np.errstate(invalid="ignore"):
+        return np.abs(a - b).max(axis=-1) <= rtol * scale
+
+
 def agrees(jac: np.ndarray, v: np.ndarray, unrolled: np.ndarray) -> np.ndarray:
     """Whether each implicit ``jac @ v`` equals ``unrolled`` (forward mode through the solver
     loop along v, :func:`jacwrap.jacobians.unrolled_along`) to :data:`CHECK_RTOL`: (...,)
     bool. True passes :func:`check` without the centered difference, which is needed (and
     computed) only where this is False. False where anything is not finite."""
     jac, v, unrolled = _host(jac, v, unrolled)
-    with np.errstate(invalid="ignore"):  # NaN compares False: not exact
-        return np.abs(jac @ v - unrolled).max(axis=-1) <= CHECK_RTOL * _scale(jac, v)
+    return _close(jac @ v, unrolled, CHECK_RTOL, _scale(jac, v))
 
 
 def check(jac: np.ndarray, v: np.ndarray, unrolled: np.ndarray, fd: np.ndarray) -> np.ndarray:
@@ -117,10 +122,10 @@ def check(jac: np.ndarray, v: np.ndarray, unrolled: np.ndarray, fd: np.ndarray) 
     jac, v, unrolled, fd = _host(jac, v, unrolled, fd)
     scale = _scale(jac, v)
     jv = jac @ v
-    with np.errstate(invalid="ignore"):  # NaN compares False: not exact
-        implicit_right = np.abs(jv - fd).max(axis=-1) <= FD_RTOL * scale
-        unrolled_right = np.abs(unrolled - fd).max(axis=-1) <= FD_RTOL * scale
-    return agrees(jac, v, unrolled) | (implicit_right & ~unrolled_right)
+    same = _close(jv, unrolled, CHECK_RTOL, scale)
+    implicit_right = _close(jv, fd, FD_RTOL, scale)
+    unrolled_right = _close(unrolled, fd, FD_RTOL, scale)
+    return same | (implicit_right & ~unrolled_right)
 
 
 def implicit_solve(m: Any, d: Any) -> Any:

@@ -52,17 +52,17 @@ def rollout(env: Any, seed: int, actions, solver_tangent: str = "auto") -> list[
     )
     state, _ = fns.reset(reset_key(seed))
     steps = []
-
-    def diff(st, act):  # the batch's difference along v, asked where a check disagrees
-        return fns.difference_along()(st, act)
-
     for a in np.asarray(actions, dtype=np.float64):
         act = jnp.asarray(a[None])
         res = fns.step(state, act)
         exact = True
         if fns.check is not None:
-            along = [fns.check(state, act)]
-            exact = bool(exact_rows([res], along, lambda _, s=state, x=act: diff(s, x))[0][0])
+            ok = exact_rows(
+                [res],
+                [fns.check(state, act)],
+                lambda _, s=state, x=act: fns.difference_along()(s, x),
+            )
+            exact = bool(ok[0][0])
         if not exact:
             rows = jnp.asarray([True])
             res = with_unrolled_rows(res, rows, fns.unrolled_step()(state, act), fns.merge)
