@@ -213,7 +213,15 @@ def combine(parts: list[ConstraintState]) -> ConstraintState:
 def substeps(
     lay: ContactLayout, model: Any, data: Any, action: jax.Array, n_substeps: int = 1
 ) -> tuple[Any, ConstraintState]:
-    """``mjx_env.step`` (Playground 0.2.0: the same scan) that also returns the summary."""
+    """``mjx_env.step`` (Playground 0.2.0: the same scan) that also returns the summary.
+
+    One substep (CartpoleBalance, CheetahRun) is called directly, not as a scan of length
+    one: the same arithmetic, but JAX's scan rules find which loop-carried values have
+    tangents and batch axes by fixpoint, re-transforming the whole physics step in each
+    round (under ``jacfwd`` and ``vmap``: CheetahRun's Jacobian step traced in 12-14 s with
+    the scan, 5 s without; BENCHMARKS.md). With more substeps the loop stays a loop: its
+    body compiles once.
+    """
     from mujoco import mjx
 
     def single_step(data, _):
@@ -221,6 +229,9 @@ def substeps(
         data = mjx.step(model, data)
         return data, constraint_state(lay, data)
 
+    if n_substeps == 1:
+        data, one = single_step(data, None)
+        return data, summarize(jax.tree.map(lambda x: x[None], one))
     data, per = jax.lax.scan(single_step, data, (), n_substeps)
     return data, summarize(per)
 

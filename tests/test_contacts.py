@@ -200,7 +200,10 @@ def compare_with_c(model, n_substeps, steps: list[Step]) -> list[int]:
 
 
 def assert_bit_identical_without_contacts(env, steps: list[Step], jacobians=True) -> None:
-    """The step with the contact outputs computes exactly what the step without them does."""
+    """The step with the contact outputs computes what the step without them does: the next
+    state and the Jacobians bit for bit, the rest of the simulator data to round-off (a
+    single substep is called directly, not as Playground's scan of length one, which XLA
+    may fuse differently: CheetahRun's ``subtree_angmom`` differs by 1e-16 on some steps)."""
     if jacobians:
         one = lambda st, a: jacobian_step(env, st, a, GROUND_TRUTH_THRESHOLD, contacts=False)  # noqa: E731
     else:
@@ -212,7 +215,11 @@ def assert_bit_identical_without_contacts(env, steps: list[Step], jacobians=True
         r_on, r_off = jax.device_get((on(st.before, a), off(st.before, a)))
         assert r_off.contacts.shape == (1, 0) and r_off.n_contacts.tolist() == [-1]
         pairs = zip(jax.tree.leaves(r_on.state), jax.tree.leaves(r_off.state), strict=True)
-        assert all(np.array_equal(x, y, equal_nan=True) for x, y in pairs)
+        for x, y in pairs:
+            if np.issubdtype(np.asarray(x).dtype, np.floating):
+                np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-12)
+            else:
+                assert np.array_equal(x, y)
         for k in ("next_state", "jac_state", "jac_action", "sparsity", "finite"):
             assert np.array_equal(getattr(r_on, k), getattr(r_off, k), equal_nan=True), k
 
