@@ -17,10 +17,11 @@ ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 #: The wrapper's needs; tqdm (rollout progress) and flatbuffers (jax.export's serialisation,
-#: the step cache of warm starts) are small pure-Python packages.
+#: the step cache of warm starts) are small pure-Python packages; ml_dtypes is jax's own,
+#: pinned below the release whose import costs 0.44 s (pyproject.toml).
 CORE = {
     *("jax", "mujoco", "mujoco-mjx", "playground", "gymnasium", "numpy", "zstandard"),
-    *("tqdm", "flatbuffers"),
+    *("tqdm", "flatbuffers", "ml_dtypes"),
 }
 HEAVY = ("torch", "stable_baselines3", "textual", "matplotlib", "sklearn", "optax", "jacwrap.tui")
 
