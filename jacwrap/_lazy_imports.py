@@ -21,6 +21,12 @@ in that function's ``__annotations__``); every other name, and every name afterw
 from the real module. A module bound to a stand-in (``from flax import linen``) keeps the
 stand-in, which forwards every lookup to the real module.
 
+A stand-in of a package also answers for its submodules: it carries the package's
+``__path__``, and a finder first in ``sys.meta_path`` (:class:`SubmoduleFinder`) imports the
+real package before any of its submodules is imported, so ``from scipy.spatial.transform
+import Rotation`` after Playground's import works, and a submodule that the package's own
+import loaded is not loaded twice.
+
 A module already imported, or not installed, is left alone.
 """
 
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.abc
 import importlib.machinery
 import importlib.util
 import sys
@@ -63,6 +70,8 @@ class DeferredModule(types.ModuleType):
         self.__spec__ = spec
         self.__dict__["_jw_placeholders"] = {p: _placeholder(name, p) for p in placeholders}
         self.__dict__["_jw_real"] = None
+        if spec.submodule_search_locations is not None:  # a package: submodules resolve it
+            self.__path__ = list(spec.submodule_search_locations)
 
     def __getattr__(self, attr: str) -> Any:  # names not in the stand-in's own __dict__
         if attr.startswith("__") and attr.endswith("__"):
@@ -86,6 +95,48 @@ class DeferredModule(types.ModuleType):
                     raise
                 self.__dict__["_jw_real"] = module
             return module
+
+
+class _Imported(importlib.abc.Loader):
+    """Loader of a module already in ``sys.modules``: hands it over as it is."""
+
+    def __init__(self, module: types.ModuleType):
+        self.module = module
+        self.spec = module.__spec__
+
+    def create_module(self, spec: Any) -> types.ModuleType:
+        return self.module
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        module.__spec__ = self.spec  # the import system set it to the spec of this loader
+
+
+class SubmoduleFinder(importlib.abc.MetaPathFinder):
+    """Imports a stand-in's real package before one of its submodules is imported.
+
+    The import system looks the submodule up in the stand-in's ``__path__`` (the package's);
+    this finder, asked first, imports the real package (which replaces the stand-in in
+    ``sys.modules``). If that import loaded the submodule too, the finder hands over that
+    module (loaded once, its ``__spec__`` unchanged); otherwise the usual finders load it
+    from the package's path.
+    """
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        standin = sys.modules.get(fullname.rpartition(".")[0])
+        if not isinstance(standin, DeferredModule):
+            return None
+        standin.real()
+        module = sys.modules.get(fullname)
+        if module is None:
+            return None
+        spec = importlib.util.spec_from_loader(fullname, _Imported(module))
+        # The import system loads a module found already imported from that module's own
+        # spec (executing it again); this spec hands it over, then puts its own back.
+        module.__spec__ = spec
+        return spec
+
+
+_FINDER = SubmoduleFinder()
 
 
 def _placeholder(module: str, name: str) -> type:
@@ -123,6 +174,8 @@ def deferred_imports() -> Iterator[list[str]]:
     """
     names: list[str] = []
     with _LOCK:
+        if _FINDER not in sys.meta_path:
+            sys.meta_path.insert(0, _FINDER)
         for name, placeholders in DEFERRED.items():
             spec = None if name in sys.modules else _spec(name)
             if spec is not None:

@@ -69,6 +69,86 @@ def test_other_names_during_the_import_and_modules_already_imported(toy):
     assert sys.modules["jw_toy"].Thing is jw_toy.Thing
 
 
+PKG_INIT = """
+import sys
+sys.jw_pkg_loads = getattr(sys, "jw_pkg_loads", []) + ["jw_pkg"]
+from jw_pkg import inner  # the package's own import loads this submodule, not the other
+"""
+PKG_SUB = """
+import sys
+sys.jw_pkg_loads = getattr(sys, "jw_pkg_loads", []) + [__name__]
+value = __name__
+"""
+
+
+@pytest.fixture
+def toy_package(tmp_path, monkeypatch):
+    """A package ``jw_pkg`` (submodules ``inner``, loaded by its ``__init__``, and ``outer``)
+    that lists its module loads in ``sys.jw_pkg_loads``, deferred."""
+    (tmp_path / "jw_pkg").mkdir()
+    (tmp_path / "jw_pkg" / "__init__.py").write_text(PKG_INIT)
+    for sub in ("inner", "outer"):
+        (tmp_path / "jw_pkg" / f"{sub}.py").write_text(PKG_SUB)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(lazy, "DEFERRED", {"jw_pkg": ()})
+    yield
+    for name in ("jw_pkg", "jw_pkg.inner", "jw_pkg.outer"):
+        sys.modules.pop(name, None)
+    if hasattr(sys, "jw_pkg_loads"):
+        del sys.jw_pkg_loads
+
+
+def test_a_submodule_of_a_deferred_package_imports_the_package_first(toy_package):
+    with lazy.deferred_imports() as names:
+        pass
+    assert names == ["jw_pkg"] and lazy.is_deferred("jw_pkg")
+    from jw_pkg.inner import value  # loaded by the package's import: handed over, not reloaded
+
+    assert value == "jw_pkg.inner" and not lazy.is_deferred("jw_pkg")
+    assert sys.jw_pkg_loads == ["jw_pkg", "jw_pkg.inner"]
+    inner = sys.modules["jw_pkg.inner"]
+    assert sys.modules["jw_pkg"].inner is inner and inner.__spec__.origin.endswith("inner.py")
+    import jw_pkg.outer  # not loaded by the package: found in its path
+
+    assert jw_pkg.outer.value == "jw_pkg.outer" and sys.modules["jw_pkg"].outer is jw_pkg.outer
+    assert sys.jw_pkg_loads == ["jw_pkg", "jw_pkg.inner", "jw_pkg.outer"]
+
+
+def test_a_submodule_of_a_deferred_package_that_the_package_does_not_load(toy_package):
+    with lazy.deferred_imports():
+        pass
+    import jw_pkg.outer
+
+    assert sys.jw_pkg_loads == ["jw_pkg", "jw_pkg.inner", "jw_pkg.outer"]
+    assert not lazy.is_deferred("jw_pkg") and jw_pkg.outer.value == "jw_pkg.outer"
+
+
+def test_scipy_and_flax_submodules_import_after_playground():
+    """The imports a robotics script makes after jacwrap built an env (they failed with
+    "'scipy.spatial' is not a package" while the stand-ins were not packages)."""
+    script = """
+import json, sys
+import jacwrap
+from jacwrap._lazy_imports import is_deferred
+from jacwrap.envs import playground_registry
+playground_registry()
+deferred = [is_deferred("scipy.spatial"), is_deferred("flax.linen")]
+from scipy.spatial.transform import Rotation
+import flax.linen.initializers
+import flax.linen
+q = Rotation.from_euler("z", 90, degrees=True).as_quat().round(6).tolist()
+same = [sys.modules["scipy.spatial"].transform.Rotation is Rotation,
+        flax.linen.initializers is sys.modules["flax.linen.initializers"]]
+print(json.dumps({"deferred": deferred, "q": q, "same": same,
+                  "real": [type(sys.modules[m]).__name__ for m in ("scipy.spatial", "flax.linen")]}))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["deferred"] == [True, True]
+    assert got["q"] == [0.0, 0.0, 0.707107, 0.707107]
+    assert got["same"] == [True, True] and got["real"] == ["module", "module"]
+
+
 MESH_XML = """<mujoco><asset>
   <mesh name="tet" vertex="0 0 0  1 0 0  0 1 0  0 0 1  0.2 0.2 0.2"/>
 </asset><worldbody>
